@@ -1,0 +1,102 @@
+"""Token-budget length batching, padding with masks, and random crops of long training chains."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .alphabet import UNSCORED
+from .features import encode
+from .records import Protein
+
+
+def length_batches(lengths: list[int] | np.ndarray, max_tokens: int, max_batch: int = 512) -> list[list[int]]:
+    """Group indices sorted by length so that (longest in batch) x (batch size) <= max_tokens."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    batches, cur, longest = [], [], 0
+    for i in order:
+        n = int(lengths[i])
+        if cur and (max(longest, n) * (len(cur) + 1) > max_tokens or len(cur) >= max_batch):
+            batches.append(cur)
+            cur, longest = [], 0
+        cur.append(int(i))
+        longest = max(longest, n)
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor       # B x L x F features (zeros on padding)
+    mask: torch.Tensor    # B x L bool, True on residues
+    y8: torch.Tensor      # B x L long, -1 where unscored / absent
+    y3: torch.Tensor      # B x L long, -1 where unscored
+    lengths: list[int]
+    index: list[int]      # positions of the proteins in the source list
+
+    def to(self, device, non_blocking: bool = False) -> "Batch":
+        t = lambda v: v.to(device, non_blocking=non_blocking)  # noqa: E731
+        return Batch(t(self.x), t(self.mask), t(self.y8), t(self.y3), self.lengths, self.index)
+
+    def pin_memory(self) -> "Batch":
+        return Batch(self.x.pin_memory(), self.mask.pin_memory(), self.y8.pin_memory(), self.y3.pin_memory(),
+                     self.lengths, self.index)
+
+
+def collate(items: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]], index: list[int]) -> Batch:
+    """items: (features L x F, ss8 or None, ss3 or None) per protein."""
+    lengths = [len(x) for x, _, _ in items]
+    b, n, f = len(items), max(lengths), items[0][0].shape[1]
+    x = np.zeros((b, n, f), dtype=np.float32)
+    mask = np.zeros((b, n), dtype=bool)
+    y8 = np.full((b, n), UNSCORED, dtype=np.int64)
+    y3 = np.full((b, n), UNSCORED, dtype=np.int64)
+    for i, (feat, s8, s3) in enumerate(items):
+        k = len(feat)
+        x[i, :k], mask[i, :k] = feat, True
+        if s8 is not None:
+            y8[i, :k] = s8
+        if s3 is not None:
+            y3[i, :k] = s3
+    return Batch(torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(y8), torch.from_numpy(y3),
+                 lengths, list(index))
+
+
+class EncodedSet:
+    """Proteins encoded once; hands out batches (optionally shuffled and cropped for training)."""
+
+    def __init__(self, proteins: list[Protein], spec: str):
+        self.proteins = proteins
+        self.feats = [encode(p, spec) for p in proteins]
+        self.lengths = np.array([len(p) for p in proteins])
+
+    def batch(self, idx: list[int], crops: list[tuple[int, int]] | None = None) -> Batch:
+        items = []
+        for j, i in enumerate(idx):
+            p = self.proteins[i]
+            s, e = crops[j] if crops else (0, len(p))
+            items.append((self.feats[i][s:e], None if p.ss8 is None else p.ss8[s:e],
+                          None if p.ss3 is None else p.ss3[s:e]))
+        return collate(items, idx)
+
+    def eval_batches(self, max_tokens: int):
+        for idx in length_batches(self.lengths, max_tokens):
+            yield self.batch(idx)
+
+    def train_batches(self, max_tokens: int, crop: int, rng: np.random.Generator):
+        """One shuffled epoch: chains longer than `crop` are cut to a random window of `crop` residues."""
+        eff = np.minimum(self.lengths, crop)
+        # jitter lengths so that batch composition changes between epochs
+        noisy = eff + rng.uniform(0, 8, size=len(eff))
+        batches = length_batches(noisy, max_tokens)
+        order = rng.permutation(len(batches))
+        for bi in order:
+            idx = batches[bi]
+            crops = []
+            for i in idx:
+                n = int(self.lengths[i])
+                s = int(rng.integers(0, n - crop + 1)) if n > crop else 0
+                crops.append((s, min(n, s + crop)))
+            yield self.batch(idx, crops)

@@ -1,0 +1,75 @@
+"""Checkpoints: plain containers and tensors only, loadable with `torch.load(weights_only=True)`.
+
+{"format", "model": {"name", "kwargs"}, "features": spec dict, "alphabet": {...}, "state_dict",
+ "config" (resolved, plain dict), "metrics", "epoch", "data_manifest_sha256", "code_version",
+ optional "train_state" (optimizer, scheduler, RNG, early-stopping state; in `last.pt` only)}
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from .alphabet import RESIDUES, SS3, SS8, SS8_TO_SS3
+from .errors import UserError
+from .io_utils import atomic_path
+from .models import create_model
+
+FORMAT = "ss-predict-checkpoint/1"
+
+
+def alphabet_dict() -> dict:
+    return {"residues": RESIDUES, "ss8": SS8, "ss3": SS3, "ss8_to_ss3": dict(SS8_TO_SS3)}
+
+
+def clean_state_dict(state: dict) -> dict:
+    """Strip the `_orig_mod.` prefix that torch.compile adds."""
+    return {k.replace("_orig_mod.", ""): v for k, v in state.items()}
+
+
+def save_checkpoint(path: str | Path, *, model: torch.nn.Module, model_cfg: dict, features: dict, config: dict,
+                    metrics: dict | None = None, epoch: int = 0, manifest_sha256: str | None = None,
+                    train_state: dict | None = None, state_dict: dict | None = None) -> None:
+    ckpt = {
+        "format": FORMAT,
+        "model": {"name": model_cfg["name"], "kwargs": dict(model_cfg.get("kwargs") or {})},
+        "features": features,
+        "alphabet": alphabet_dict(),
+        "state_dict": clean_state_dict(state_dict if state_dict is not None else model.state_dict()),
+        "config": config,
+        "metrics": metrics or {},
+        "epoch": epoch,
+        "data_manifest_sha256": manifest_sha256,
+        "code_version": __version__,
+    }
+    if train_state is not None:
+        ckpt["train_state"] = train_state
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model file not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for corrupt or foreign files
+        raise UserError(f"{path}: not a readable ss-predict checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise UserError(f"{path}: not an ss-predict checkpoint (format {ckpt.get('format') if isinstance(ckpt, dict) else '?'})")
+    if ckpt["alphabet"]["residues"] != RESIDUES or ckpt["alphabet"]["ss8"] != SS8:
+        raise UserError(f"{path}: checkpoint uses another residue or state alphabet")
+    return ckpt
+
+
+def build_model(ckpt: dict) -> torch.nn.Module:
+    """Rebuild the network of a loaded checkpoint, weights in place, in eval mode."""
+    m = ckpt["model"]
+    model = create_model(m["name"], ckpt["features"]["n_features"], **m["kwargs"])
+    try:
+        model.load_state_dict(clean_state_dict(ckpt["state_dict"]))
+    except RuntimeError as e:
+        raise UserError(f"checkpoint weights do not fit model '{m['name']}': {str(e).splitlines()[0]}") from None
+    return model.eval()

@@ -1,0 +1,159 @@
+"""Thin entry points: ss-train, ss-eval, ss-predict, ss-data. Parse, call, report errors in one line."""
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+
+from . import __version__
+from .errors import UserError
+
+EXIT_USER_ERROR = 2
+
+
+def _fail(msg: str) -> None:
+    print(f"error: {msg}", file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)
+
+
+def guarded(fn):
+    """Run a CLI body: user errors become one line on stderr and exit status 2."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            _fail(str(e))
+        except BrokenPipeError:
+            sys.exit(0)
+    return wrapper
+
+
+def _hydra_entry(config_name: str, task, argv: list[str]) -> None:
+    """Check the overrides with the compose API (one clear line on error), then hand over to hydra.main."""
+    import hydra
+    from omegaconf import DictConfig
+
+    from .config import load_config
+
+    if not any(a in ("-m", "--multirun") or a.startswith("-") for a in argv):
+        load_config(config_name, argv)
+
+    @hydra.main(config_path="pkg://ss_predict.configs", config_name=config_name, version_base="1.3")
+    def main(cfg: DictConfig) -> None:
+        guarded(task)(cfg)
+
+    sys.argv = [sys.argv[0], *argv]
+    main()
+
+
+def _train_task(cfg) -> None:
+    from .models import create_model
+    from .features import spec_dict
+
+    if cfg.info:
+        m = create_model(cfg.model.name, spec_dict(cfg.features)["n_features"], **(cfg.model.get("kwargs") or {}))
+        print(f"{cfg.model.name}: {m.n_parameters():,} parameters, receptive field "
+              f"{m.receptive_field() or 'whole chain'} residues, features {cfg.features}")
+        return
+    from .train import train
+    train(cfg)
+
+
+def _eval_task(cfg) -> None:
+    from .evaluate import run_eval
+    run_eval(cfg)
+
+
+@guarded
+def train_main(argv: list[str] | None = None) -> None:
+    """ss-train [hydra overrides]: e.g. `ss-train model=dilated_cnn trainer.max_epochs=40`."""
+    _hydra_entry("train", _train_task, sys.argv[1:] if argv is None else argv)
+
+
+@guarded
+def eval_main(argv: list[str] | None = None) -> None:
+    """ss-eval checkpoint=PATH data=[cb513,ts115,casp12]"""
+    _hydra_entry("eval", _eval_task, sys.argv[1:] if argv is None else argv)
+
+
+@guarded
+def predict_main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="ss-predict", description="Predict 8- and 3-state secondary structure "
+                                 "from FASTA with the bundled model (or your checkpoint).")
+    ap.add_argument("input", help="FASTA file (one or more records)")
+    ap.add_argument("-o", "--output", help="output file, or a folder (ending in /) for one file per record; "
+                    "default: standard output")
+    ap.add_argument("-f", "--format", default="ss2", choices=["ss2", "horiz", "fasta", "json", "csv"])
+    ap.add_argument("-m", "--model", default="default",
+                    help="bundled model name or checkpoint path; several joined by commas are averaged")
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ap.add_argument("--profiles", help="folder with ID.pssm (PSI-BLAST ASCII) or ID.hhm (HHblits) per record")
+    ap.add_argument("--skip-invalid", action="store_true", help="predict the valid records, list invalid ones")
+    ap.add_argument("--max-tokens", type=int, default=32768, help="residues per batch")
+    ap.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("--version", action="version", version=f"ss-predict {__version__}")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from .formats.fasta import parse_fasta
+    from .inference import resolve_device
+    from .predict import check_profiles, load_predictor, predict_proteins, write_predictions
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    proteins, problems = parse_fasta(args.input, skip_invalid=args.skip_invalid)
+    for msg in problems:
+        print(f"skipped: {msg}", file=sys.stderr)
+    if not proteins:
+        raise UserError(f"{args.input}: no valid records to predict")
+    device = resolve_device(args.device)
+    models, ckpt = load_predictor(args.model, device)
+    check_profiles(proteins, ckpt["features"]["name"], args.profiles)
+    preds = predict_proteins(proteins, models, ckpt["features"]["name"], device, args.max_tokens,
+                             progress=not args.quiet and len(proteins) > 20 and sys.stderr.isatty())
+    write_predictions(preds, args.format, args.output)
+
+
+@guarded
+def data_main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="ss-data", description="Inspect, convert and build data sets.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    st = sub.add_parser("stats", help="proteins, residues and scored residues of a file")
+    st.add_argument("path")
+    st.add_argument("--format", help="format (default: detected)")
+    cv = sub.add_parser("convert", help="convert any supported file to the Zhou or 3-line format")
+    cv.add_argument("input")
+    cv.add_argument("output")
+    cv.add_argument("--to", required=True, choices=["zhou", "fasta3"])
+    cv.add_argument("--format", help="input format (default: detected)")
+    bd = sub.add_parser("build", help="build the homology-filtered training set (Hydra overrides follow)")
+    bd.add_argument("overrides", nargs="*", help="e.g. valid_fraction=0.1 paths.output_dir=/tmp/x")
+    args = ap.parse_args(argv)
+
+    from .formats import WRITERS, detect, read_any
+
+    if args.cmd == "stats":
+        fmt = args.format or detect(args.path)
+        proteins = read_any(args.path, fmt)
+        n3only = sum(1 for p in proteins if p.ss8 is None and p.ss3 is not None)
+        print(f"format:           {fmt}\nproteins:         {len(proteins)}\n"
+              f"residues:         {sum(len(p) for p in proteins)}\n"
+              f"scored residues:  {sum(p.n_scored for p in proteins)}\n"
+              f"3-state only:     {n3only}\nwith profiles:    {sum(p.profile is not None for p in proteins)}")
+    elif args.cmd == "convert":
+        proteins = read_any(args.input, args.format)
+        WRITERS[args.to](proteins, args.output)
+        print(f"wrote {len(proteins)} proteins to {args.output}")
+    else:
+        import json
+
+        from .build import build
+        from .config import load_config
+
+        cfg = load_config("build", args.overrides)
+        m = build(cfg)
+        print(json.dumps({"output": str(cfg.output), "manifest": str(cfg.manifest), **m["counts"],
+                          "removed_per_benchmark": m["removed_per_benchmark"]}, indent=1))

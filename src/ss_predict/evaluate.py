@@ -1,0 +1,72 @@
+"""Score checkpoints on benchmark sets: Q8, Q3, per-class scores, confusion matrices, SOV'99."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from .batching import EncodedSet
+from .checkpoint import build_model, load_checkpoint
+from .errors import UserError
+from .formats import read_any
+from .inference import predict_sets, resolve_device, to_ss3
+from .io_utils import atomic_write_text
+from .metrics import score_proteins
+
+
+def load_models(paths: list[str], device) -> tuple[list, dict]:
+    """Models of one or more checkpoints (which must share a feature spec) and the first checkpoint."""
+    ckpts = [load_checkpoint(p) for p in paths]
+    specs = {c["features"]["name"] for c in ckpts}
+    if len(specs) > 1:
+        raise UserError(f"checkpoints use different feature specs {sorted(specs)}; they cannot be averaged")
+    return [build_model(c).to(device) for c in ckpts], ckpts[0]
+
+
+def evaluate_sets(models: list, feature_spec: str, sets: dict[str, list], device, max_tokens: int) -> dict:
+    results = {}
+    for name, proteins in sets.items():
+        data = EncodedSet(proteins, feature_spec)
+        probs = predict_sets(models, data, device, max_tokens)
+        results[name] = score_proteins(proteins, [p.argmax(-1) for p in probs],
+                                       [to_ss3(p).argmax(-1) for p in probs])
+    return results
+
+
+def format_table(results: dict) -> str:
+    head = f"{'set':<12}{'proteins':>9}{'residues':>10}{'Q3':>8}{'Q8':>8}{'SOV3':>8}   F1 H/E/C"
+    rows = [head, "-" * len(head)]
+    for name, r in results.items():
+        f1 = "/".join(f"{r['per_class3'][s]['f1']:.2f}" for s in "HEC")
+        rows.append(f"{name:<12}{r['proteins']:>9}{r['residues_scored']:>10}{r['q3']:>8.2f}{r['q8']:>8.2f}"
+                    f"{r['sov3']:>8.2f}   {f1}")
+    return "\n".join(rows)
+
+
+def run_eval(cfg: DictConfig) -> dict:
+    if not cfg.checkpoint:
+        raise UserError("give checkpoint=PATH (or a list: checkpoint=[a.pt,b.pt] to average models)")
+    paths = [cfg.checkpoint] if isinstance(cfg.checkpoint, str) else list(cfg.checkpoint)
+    paths = [_resolve_model_path(p) for p in paths]
+    device = resolve_device(cfg.device)
+    models, ckpt = load_models(paths, device)
+    sets = {}
+    for name, spec in OmegaConf.to_container(cfg.data, resolve=True).items():
+        if not isinstance(spec, dict) or "path" not in spec:
+            raise UserError(f"data '{name}' is not a benchmark set (use e.g. data=cb513 or data=[cb513,ts115])")
+        kwargs = {k: v for k, v in spec.items() if k not in ("format", "path", "manifest")}
+        sets[name] = read_any(spec["path"], spec.get("format"), **kwargs)
+    results = evaluate_sets(models, ckpt["features"]["name"], sets, device, int(cfg.max_tokens))
+    report = {"checkpoints": [str(p) for p in paths], "model": ckpt["model"], "features": ckpt["features"]["name"],
+              "device": str(device), "results": results}
+    out = cfg.output or Path(cfg.paths.output_dir) / "eval" / f"{Path(paths[0]).stem}.json"
+    atomic_write_text(out, json.dumps(report, indent=1) + "\n")
+    print(format_table(results))
+    print(f"[ss-eval] wrote {out}")
+    return report
+
+
+def _resolve_model_path(p: str) -> str:
+    from .predict import model_path
+    return str(model_path(p))

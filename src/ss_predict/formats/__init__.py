@@ -1,0 +1,72 @@
+"""One reader (and where useful a writer) per file format, and `detect()` to pick one from a path."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import FormatError
+from ..records import Protein
+from .casp_h5 import read_casp_h5
+from .fasta import read_fasta
+from .flip import read_flip
+from .netsurfp_csv import read_netsurfp_csv
+from .processed import read_processed
+from .scratch import read_scratch
+from .three_line import read_three_line, write_three_line
+from .zhou import read_zhou, write_zhou
+
+READERS = {
+    "zhou": read_zhou,
+    "casp_h5": read_casp_h5,
+    "netsurfp_csv": read_netsurfp_csv,
+    "three_line": read_three_line,
+    "scratch": read_scratch,
+    "flip": read_flip,
+    "fasta": read_fasta,
+    "processed": read_processed,
+}
+WRITERS = {"zhou": write_zhou, "fasta3": write_three_line}
+
+
+def detect(path: str | Path) -> str:
+    """Guess the format of a file (or of a SCRATCH-1D / FLIP folder) from its name and first lines."""
+    path = Path(path)
+    if not path.exists():
+        raise FormatError(f"{path}: file not found")
+    if path.is_dir():
+        if (path / "Proteins.fa").exists():
+            return "scratch"
+        if (path / "sampled.fasta").exists():
+            return "flip"
+        raise FormatError(f"{path}: a folder, but neither SCRATCH-1D (Proteins.fa) nor FLIP (sampled.fasta)")
+    name = path.name.lower()
+    if name.endswith(".jsonl.gz"):
+        return "processed"
+    if name.endswith((".npy", ".npy.gz")):
+        return "zhou"
+    if name.endswith((".h5", ".hdf5")):
+        return "casp_h5"
+    if name.endswith(".csv"):
+        return "netsurfp_csv"
+    if name == "proteins.fa" and (path.parent / "SSpro8.dssp").exists():
+        return "scratch"
+    if name == "sampled.fasta" and (path.parent / "mask.fasta").exists():
+        return "flip"
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if b"\x00" in head:
+        raise FormatError(f"{path}: binary data of no known format")
+    lines = head.decode("utf-8", "replace").splitlines()
+    if len(lines) >= 3 and lines[0].startswith(">") and not lines[2].startswith(">") \
+            and len(lines[1].strip()) == len(lines[2].strip()) and (len(lines) < 4 or lines[3].startswith(">")):
+        return "three_line"
+    return "fasta"
+
+
+def read_any(path: str | Path, fmt: str | None = None, **kwargs) -> list[Protein]:
+    fmt = fmt or detect(path)
+    if fmt not in READERS:
+        raise FormatError(f"unknown format '{fmt}'; one of {sorted(READERS)}")
+    return READERS[fmt](path, **kwargs)
+
+
+__all__ = ["READERS", "WRITERS", "detect", "read_any"] + [f.__name__ for f in READERS.values()]

@@ -1,0 +1,55 @@
+"""The builder's processed set: gzip'd JSON lines, one chain a line, variable length (not 700-padded).
+
+Each line: {"id", "source", "split" (train|valid), "sequence", "ss8" (string, '-' = unscored, or null
+for 3-state-only chains), "ss3" (string, '-' = unscored)}.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from ..alphabet import SS3, SS8, labels_to_string, parse_ss3, parse_ss8
+from ..errors import FormatError
+from ..io_utils import atomic_path
+from ..records import Protein
+
+
+def to_line(p: Protein, source: str, split: str) -> str:
+    return json.dumps({
+        "id": p.id, "source": source, "split": split, "sequence": p.sequence,
+        "ss8": None if p.ss8 is None else labels_to_string(p.ss8, SS8),
+        "ss3": labels_to_string(p.ss3, SS3),
+    }, separators=(",", ":"))
+
+
+def write_processed(lines: list[str], path: str | Path) -> None:
+    """Byte-identical for identical lines (gzip header without time stamp or name)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as fh:
+            fh.write(("\n".join(lines) + "\n").encode())
+
+
+def read_processed(path: str | Path, split: str = "all") -> list[Protein]:
+    path = Path(path)
+    if not path.exists():
+        raise FormatError(f"{path}: file not found (build it with `ss-data build`)")
+    proteins = []
+    try:
+        with gzip.open(path, "rt") as fh:
+            for n, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    r = json.loads(line)
+                    if split != "all" and r["split"] != split:
+                        continue
+                    proteins.append(Protein(
+                        id=r["id"], sequence=r["sequence"],
+                        ss8=None if r["ss8"] is None else parse_ss8(r["ss8"]), ss3=parse_ss3(r["ss3"]),
+                        extras={"source": r["source"], "split": r["split"]}))
+                except (ValueError, KeyError, TypeError) as e:
+                    raise FormatError(f"{path}: line {n}: not a processed record ({e})") from None
+    except (OSError, EOFError) as e:
+        raise FormatError(f"{path}: not a gzip'd processed set ({e})") from None
+    return proteins

@@ -1,0 +1,88 @@
+"""Prediction from FASTA: load model(s), batch by length, write outputs (whole files or nothing)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .batching import EncodedSet
+from .checkpoint import build_model, load_checkpoint
+from .errors import UserError
+from .features import uses_profile
+from .inference import predict_sets, resolve_device, to_ss3
+from .io_utils import atomic_write_text
+from .outputs import EXTENSIONS, Prediction, render
+from .records import Protein
+
+WEIGHTS = Path(__file__).parent / "weights"
+DEFAULT_MODEL = "default"
+
+
+def bundled_models() -> list[str]:
+    return sorted(p.stem for p in WEIGHTS.glob("*.pt"))
+
+
+def model_path(name_or_path: str) -> Path:
+    """A bundled model name (see bundled_models()) or a checkpoint path."""
+    p = Path(name_or_path)
+    if p.suffix == ".pt" or p.exists() or "/" in name_or_path:
+        return p
+    bundled = WEIGHTS / f"{name_or_path}.pt"
+    if not bundled.exists():
+        raise UserError(f"no bundled model '{name_or_path}' (bundled: {', '.join(bundled_models()) or 'none'}) "
+                        "and no such file")
+    return bundled
+
+
+def load_predictor(spec: str, device: torch.device) -> tuple[list[torch.nn.Module], dict]:
+    """`spec`: one model name/path, or several joined by commas (their probabilities are averaged)."""
+    ckpts = [load_checkpoint(model_path(s.strip())) for s in spec.split(",") if s.strip()]
+    names = {c["features"]["name"] for c in ckpts}
+    if len(names) > 1:
+        raise UserError(f"models use different feature specs {sorted(names)}; cannot average them")
+    return [build_model(c).to(device) for c in ckpts], ckpts[0]
+
+
+def predict_proteins(proteins: list[Protein], models: list, feature_spec: str, device: torch.device,
+                     max_tokens: int = 32768, progress: bool = False) -> list[Prediction]:
+    data = EncodedSet(proteins, feature_spec)
+    total = int(data.lengths.sum())
+    with tqdm(total=total, unit="res", disable=not progress, file=sys.stderr) as bar:
+        probs = predict_sets(models, data, device, max_tokens, progress=bar)
+    return [Prediction(p.id, p.sequence, pr, to_ss3(pr)) for p, pr in zip(proteins, probs)]
+
+
+def safe_name(rid: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in rid)
+
+
+def write_predictions(preds: list[Prediction], fmt: str, out: str | None) -> list[Path]:
+    """To stdout (out None or '-'), one file, or one file per record in a folder (out ends with '/' or is a dir)."""
+    if out in (None, "-"):
+        sys.stdout.write(render(preds, fmt))
+        return []
+    path = Path(out)
+    if out.endswith(("/", "\\")) or path.is_dir():
+        names = [safe_name(p.id) for p in preds]
+        if len(set(names)) != len(names):
+            raise UserError("two record ids map to the same file name; write to a single file instead")
+        written = []
+        for p, n in zip(preds, names):
+            f = path / f"{n}.{EXTENSIONS[fmt]}"
+            atomic_write_text(f, render([p], fmt))
+            written.append(f)
+        return written
+    atomic_write_text(path, render(preds, fmt))
+    return [path]
+
+
+def check_profiles(proteins: list[Protein], feature_spec: str, profiles: str | None) -> None:
+    from .profiles import attach_profiles
+    if uses_profile(feature_spec):
+        if not profiles:
+            raise UserError("this model needs profiles: give --profiles DIR with ID.pssm or ID.hhm per record")
+        attach_profiles(proteins, profiles)
+    elif profiles:
+        print("[ss-predict] warning: the model is sequence-only; --profiles is ignored", file=sys.stderr)

@@ -1,0 +1,60 @@
+"""The in-memory record of one protein, shared by every reader, writer, model and metric."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .alphabet import UNSCORED, ss8_to_ss3
+
+
+@dataclass
+class Protein:
+    """One chain.
+
+    ss8 / ss3 are int8 arrays of state indices (alphabet.SS8 / alphabet.SS3) with -1 where a residue
+    is not scored (unresolved, unknown, outside the benchmark segment). A record may carry 3-state
+    labels only (ss8 is None). profile, when present, is L x 22 in the Zhou profile column order.
+    """
+
+    id: str
+    sequence: str
+    ss8: np.ndarray | None = None
+    ss3: np.ndarray | None = None
+    profile: np.ndarray | None = None
+    extras: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.sequence)
+        if self.ss8 is not None:
+            self.ss8 = np.asarray(self.ss8, dtype=np.int8)
+            if self.ss3 is None:
+                self.ss3 = ss8_to_ss3(self.ss8)
+        if self.ss3 is not None:
+            self.ss3 = np.asarray(self.ss3, dtype=np.int8)
+        for name in ("ss8", "ss3"):
+            arr = getattr(self, name)
+            if arr is not None and len(arr) != n:
+                raise ValueError(f"{self.id}: {name} has {len(arr)} labels for {n} residues")
+        if self.profile is not None:
+            self.profile = np.asarray(self.profile, dtype=np.float32)
+            if self.profile.shape != (n, 22):
+                raise ValueError(f"{self.id}: profile shape {self.profile.shape}, expected ({n}, 22)")
+
+    def __len__(self) -> int:
+        return len(self.sequence)
+
+    @property
+    def has_labels(self) -> bool:
+        return self.ss3 is not None
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Residues that count for scoring."""
+        if self.ss3 is None:
+            return np.zeros(len(self), dtype=bool)
+        return self.ss3 != UNSCORED
+
+    @property
+    def n_scored(self) -> int:
+        return int(self.mask.sum())

@@ -1,0 +1,223 @@
+"""Training as a plain function of a config: `train(cfg)` (what `ss-train` calls)."""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from .batching import EncodedSet
+from .checkpoint import load_checkpoint, save_checkpoint
+from .errors import UserError
+from .features import spec_dict
+from .formats import read_any
+from .inference import autocast, predict_sets, resolve_device, to_ss3
+from .losses import ss_loss
+from .metrics import score_proteins
+from .models import create_model
+
+
+def load_split(spec) -> list:
+    spec = OmegaConf.to_container(spec, resolve=True)
+    kwargs = {k: v for k, v in spec.items() if k not in ("format", "path", "manifest")}
+    return read_any(spec["path"], spec.get("format"), **kwargs)
+
+
+def manifest_hash(spec) -> str | None:
+    """sha256 of the processed file recorded in its manifest (None for other sources)."""
+    path = spec.get("manifest")
+    if not path or not Path(path).exists():
+        return None
+    return json.loads(Path(path).read_text()).get("sha256")
+
+
+def evaluate_model(model, data: EncodedSet, device, max_tokens: int) -> dict:
+    """Loss, Q3, Q8 of a model on a labelled set."""
+    model.eval()
+    probs = predict_sets([model], data, device, max_tokens)
+    pred8 = [p.argmax(-1) for p in probs]
+    pred3 = [to_ss3(p).argmax(-1) for p in probs]
+    scores = score_proteins(data.proteins, pred8, pred3)
+    nll, n = 0.0, 0
+    for p, pr in zip(data.proteins, probs):
+        lab8 = p.ss8 if p.ss8 is not None else np.full(len(p), -1)
+        ok = lab8 >= 0
+        nll -= float(np.log(np.clip(pr[ok, lab8[ok]], 1e-9, 1)).sum())
+        n += int(ok.sum())
+    return {"loss": nll / max(n, 1), "q3": scores["q3"], "q8": scores["q8"], "sov3": scores["sov3"]}
+
+
+def lr_at(step: int, total: int, warmup: int, base: float, schedule: str) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    if schedule == "constant":
+        return base
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+class EMA:
+    """Exponential moving average of the weights (evaluated and saved when decay > 0)."""
+
+    def __init__(self, model, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model):
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].mul_(self.decay).add_(v.detach().float(), alpha=1 - self.decay)
+            else:
+                self.shadow[k].copy_(v)
+
+    def swap_into(self, model) -> dict:
+        saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(self.shadow)
+        return saved
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train the model that cfg describes; returns the best validation metrics."""
+    t = cfg.trainer
+    run_dir = Path(cfg.run_dir)
+    device = resolve_device(t.device)
+    torch.manual_seed(int(cfg.seed))
+    if t.get("threads"):
+        torch.set_num_threads(int(t.threads))
+    features = spec_dict(cfg.features)
+    if "train" not in cfg.data or "valid" not in cfg.data:
+        raise UserError("the data config needs 'train' and 'valid' entries (e.g. data=default)")
+    train_set = EncodedSet(load_split(cfg.data.train), cfg.features)
+    valid_set = EncodedSet(load_split(cfg.data.valid), cfg.features)
+    if not train_set.proteins or not valid_set.proteins:
+        raise UserError(f"empty training ({len(train_set.proteins)}) or validation ({len(valid_set.proteins)}) set")
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    model = create_model(model_cfg["name"], features["n_features"], **(model_cfg.get("kwargs") or {})).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=float(t.lr), weight_decay=float(t.weight_decay))
+    rng = np.random.default_rng(int(cfg.seed))
+    steps_per_epoch = sum(1 for _ in train_set.train_batches(int(t.max_tokens), int(t.crop), np.random.default_rng(0)))
+    total_steps = steps_per_epoch * int(t.max_epochs)
+    warmup = int(t.warmup_steps)
+    ema = EMA(model, float(t.ema_decay)) if float(t.ema_decay) > 0 else None
+    state = {"epoch": 0, "step": 0, "best": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": []}
+    config_plain = OmegaConf.to_container(cfg, resolve=True)
+    mhash = manifest_hash(cfg.data.train)
+
+    resume = t.get("resume")
+    if resume:
+        path = run_dir / "last.pt" if resume == "auto" else Path(resume)
+        if path.exists() or resume != "auto":
+            ckpt = load_checkpoint(path)
+            if ckpt["features"] != features:
+                raise UserError(f"{path}: checkpoint features {ckpt['features']['name']} differ from {cfg.features}")
+            ts = ckpt.get("train_state")
+            if ts is None:
+                raise UserError(f"{path}: has no training state to resume from (use last.pt)")
+            model.load_state_dict(ts["model"])
+            opt.load_state_dict(ts["optimizer"])
+            rng.bit_generator.state = ts["numpy_rng"]
+            torch.set_rng_state(ts["torch_rng"])
+            if ema is not None and ts.get("ema") is not None:
+                ema.shadow = ts["ema"]
+            state = ts["state"]
+
+    writer = None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if t.tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(run_dir / "tb"))
+    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+
+    def save(name: str, metrics: dict, weights: dict | None = None, with_state: bool = False):
+        ts = None
+        if with_state:
+            ts = {"model": model.state_dict(), "optimizer": opt.state_dict(), "numpy_rng": rng.bit_generator.state,
+                  "torch_rng": torch.get_rng_state(), "ema": ema.shadow if ema else None, "state": state}
+        save_checkpoint(run_dir / name, model=model, model_cfg=model_cfg, features=features, config=config_plain,
+                        metrics=metrics, epoch=state["epoch"], manifest_sha256=mhash, train_state=ts,
+                        state_dict=weights)
+
+    def validate() -> tuple[dict, dict | None]:
+        if ema is None:
+            return evaluate_model(model, valid_set, device, int(t.eval_max_tokens)), None
+        live = ema.swap_into(model)
+        metrics = evaluate_model(model, valid_set, device, int(t.eval_max_tokens))
+        weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(live)
+        return metrics, weights
+
+    print(f"[ss-train] {model_cfg['name']}: {model.n_parameters():,} parameters, receptive field "
+          f"{model.receptive_field() or 'whole chain'}; train {len(train_set.proteins)} chains "
+          f"({int(train_set.lengths.sum()):,} residues), valid {len(valid_set.proteins)}; device {device}")
+    try:
+        while state["epoch"] < int(t.max_epochs):
+            model.train()
+            t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {state['epoch'] + 1}/{t.max_epochs}",
+                       disable=not t.progress, leave=False)
+            for batch in train_set.train_batches(int(t.max_tokens), int(t.crop), rng):
+                lr = lr_at(state["step"], total_steps, warmup, float(t.lr), t.schedule)
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                b = batch.to(device, non_blocking=True)
+                with autocast(device, t.precision != "fp32"):
+                    logits = model(b.x, b.mask)
+                loss, n = ss_loss(logits, b.y8, b.y3, float(t.label_smoothing), float(t.loss3_weight))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if t.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), float(t.grad_clip))
+                opt.step()
+                if ema is not None:
+                    ema.update(model)
+                state["step"] += 1
+                seen += sum(batch.lengths)
+                if state["step"] % int(t.log_every) == 0 or bar.n == 0:
+                    loss_sum, loss_n = loss_sum + loss.item() * n, loss_n + n  # one sync per log step
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_sum / max(loss_n, 1):.3f}",
+                                res_s=f"{seen / (time.perf_counter() - t0):,.0f}", refresh=False)
+            bar.close()
+            elapsed = time.perf_counter() - t0
+            state["epoch"] += 1
+            metrics, weights = validate()
+            metrics.update({"epoch": state["epoch"], "train_loss": loss_sum / max(loss_n, 1),
+                            "residues_per_s": seen / elapsed, "lr": lr, "epoch_seconds": elapsed})
+            state["history"].append(metrics)
+            improved = metrics["q3"] > state["best"]
+            if improved:
+                state.update(best=metrics["q3"], best_epoch=state["epoch"], bad_epochs=0)
+                save("best.pt", metrics, weights)
+            else:
+                state["bad_epochs"] += 1
+            save("last.pt", metrics, weights, with_state=True)
+            if writer:
+                writer.add_scalar("train/loss", metrics["train_loss"], state["epoch"])
+                for k in ("loss", "q3", "q8", "sov3"):
+                    writer.add_scalar(f"valid/{k}", metrics[k], state["epoch"])
+                writer.add_scalar("lr", lr, state["epoch"])
+                writer.add_scalar("train/residues_per_s", metrics["residues_per_s"], state["epoch"])
+                writer.flush()
+            print(f"[ss-train] epoch {state['epoch']}: train loss {metrics['train_loss']:.4f}  valid loss "
+                  f"{metrics['loss']:.4f} Q3 {metrics['q3']:.2f} Q8 {metrics['q8']:.2f}  "
+                  f"{metrics['residues_per_s']:,.0f} res/s{'  *best' if improved else ''}", flush=True)
+            if int(t.patience) and state["bad_epochs"] >= int(t.patience):
+                print(f"[ss-train] early stop: no better validation Q3 for {t.patience} epochs")
+                break
+    except KeyboardInterrupt:
+        save("last.pt", {"interrupted": True}, with_state=True)
+        print(f"\n[ss-train] interrupted: saved {run_dir / 'last.pt'} (resume with trainer.resume=auto)")
+        raise
+    finally:
+        if writer:
+            writer.close()
+    best = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
+    (run_dir / "summary.json").write_text(json.dumps({"best": best, "history": state["history"],
+                                                       "parameters": model.n_parameters()}, indent=1))
+    return best
