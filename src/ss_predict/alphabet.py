@@ -74,5 +74,6 @@ def ss8_to_ss3(ss8: np.ndarray) -> np.ndarray:
     return out
 
 
-def labels_to_string(labels: np.ndarray, states: str, unscored: str = "-") -> str:
+def labels_to_string(labels: np.ndarray, states: str, unscored: str = "X") -> str:
+    """Indices -> letters; unscored residues become `unscored` (X: parse_ss8/parse_ss3 read it back as unscored)."""
     return "".join(states[i] if i >= 0 else unscored for i in labels)

@@ -9,10 +9,10 @@ from omegaconf import DictConfig, OmegaConf
 from .batching import EncodedSet
 from .checkpoint import build_model, load_checkpoint
 from .errors import UserError
-from .formats import read_any
 from .inference import predict_sets, resolve_device, to_ss3
 from .io_utils import atomic_write_text
 from .metrics import score_proteins
+from .train import load_split
 
 
 def load_models(paths: list[str], device) -> tuple[list, dict]:
@@ -52,11 +52,10 @@ def run_eval(cfg: DictConfig) -> dict:
     device = resolve_device(cfg.device)
     models, ckpt = load_models(paths, device)
     sets = {}
-    for name, spec in OmegaConf.to_container(cfg.data, resolve=True).items():
-        if not isinstance(spec, dict) or "path" not in spec:
+    for name, spec in cfg.data.items():
+        if not isinstance(spec, DictConfig) or "path" not in spec:
             raise UserError(f"data '{name}' is not a benchmark set (use e.g. data=cb513 or data=[cb513,ts115])")
-        kwargs = {k: v for k, v in spec.items() if k not in ("format", "path", "manifest")}
-        sets[name] = read_any(spec["path"], spec.get("format"), **kwargs)
+        sets[name] = load_split(spec)
     results = evaluate_sets(models, ckpt["features"]["name"], sets, device, int(cfg.max_tokens))
     report = {"checkpoints": [str(p) for p in paths], "model": ckpt["model"], "features": ckpt["features"]["name"],
               "device": str(device), "results": results}

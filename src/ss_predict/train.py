@@ -23,9 +23,11 @@ from .models import create_model
 
 
 def load_split(spec) -> list:
+    """Read one data entry {format, path, [split], [limit]}; limit keeps the first N chains (smoke runs)."""
     spec = OmegaConf.to_container(spec, resolve=True)
-    kwargs = {k: v for k, v in spec.items() if k not in ("format", "path", "manifest")}
-    return read_any(spec["path"], spec.get("format"), **kwargs)
+    kwargs = {k: v for k, v in spec.items() if k not in ("format", "path", "manifest", "limit")}
+    proteins = read_any(spec["path"], spec.get("format"), **kwargs)
+    return proteins[: spec["limit"]] if spec.get("limit") else proteins
 
 
 def manifest_hash(spec) -> str | None:
@@ -82,6 +84,22 @@ class EMA:
         return saved
 
 
+def _resume_checkpoint(resume: str | None, run_dir: Path, features: dict) -> dict | None:
+    """The checkpoint to resume from (None to start fresh); refuses one of another feature spec."""
+    if not resume:
+        return None
+    path = run_dir / "last.pt" if resume == "auto" else Path(resume)
+    if resume == "auto" and not path.exists():
+        return None
+    ckpt = load_checkpoint(path)
+    if ckpt["features"] != features:
+        raise UserError(f"{path}: checkpoint features '{ckpt['features']['name']}' differ from this run's "
+                        f"'{features['name']}'")
+    if ckpt.get("train_state") is None:
+        raise UserError(f"{path}: has no training state to resume from (use last.pt)")
+    return ckpt
+
+
 def train(cfg: DictConfig) -> dict:
     """Train the model that cfg describes; returns the best validation metrics."""
     t = cfg.trainer
@@ -91,6 +109,7 @@ def train(cfg: DictConfig) -> dict:
     if t.get("threads"):
         torch.set_num_threads(int(t.threads))
     features = spec_dict(cfg.features)
+    resumed = _resume_checkpoint(t.get("resume"), run_dir, features)
     if "train" not in cfg.data or "valid" not in cfg.data:
         raise UserError("the data config needs 'train' and 'valid' entries (e.g. data=default)")
     train_set = EncodedSet(load_split(cfg.data.train), cfg.features)
@@ -109,23 +128,15 @@ def train(cfg: DictConfig) -> dict:
     config_plain = OmegaConf.to_container(cfg, resolve=True)
     mhash = manifest_hash(cfg.data.train)
 
-    resume = t.get("resume")
-    if resume:
-        path = run_dir / "last.pt" if resume == "auto" else Path(resume)
-        if path.exists() or resume != "auto":
-            ckpt = load_checkpoint(path)
-            if ckpt["features"] != features:
-                raise UserError(f"{path}: checkpoint features {ckpt['features']['name']} differ from {cfg.features}")
-            ts = ckpt.get("train_state")
-            if ts is None:
-                raise UserError(f"{path}: has no training state to resume from (use last.pt)")
-            model.load_state_dict(ts["model"])
-            opt.load_state_dict(ts["optimizer"])
-            rng.bit_generator.state = ts["numpy_rng"]
-            torch.set_rng_state(ts["torch_rng"])
-            if ema is not None and ts.get("ema") is not None:
-                ema.shadow = ts["ema"]
-            state = ts["state"]
+    if resumed is not None:
+        ts = resumed["train_state"]
+        model.load_state_dict(ts["model"])
+        opt.load_state_dict(ts["optimizer"])
+        rng.bit_generator.state = ts["numpy_rng"]
+        torch.set_rng_state(ts["torch_rng"])
+        if ema is not None and ts.get("ema") is not None:
+            ema.shadow = ts["ema"]
+        state = ts["state"]
 
     writer = None
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -155,8 +166,11 @@ def train(cfg: DictConfig) -> dict:
     print(f"[ss-train] {model_cfg['name']}: {model.n_parameters():,} parameters, receptive field "
           f"{model.receptive_field() or 'whole chain'}; train {len(train_set.proteins)} chains "
           f"({int(train_set.lengths.sum()):,} residues), valid {len(valid_set.proteins)}; device {device}")
+    stop_at = int(t.max_epochs)
+    if t.get("run_epochs"):
+        stop_at = min(stop_at, state["epoch"] + int(t.run_epochs))
     try:
-        while state["epoch"] < int(t.max_epochs):
+        while state["epoch"] < stop_at:
             model.train()
             t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
             bar = tqdm(total=steps_per_epoch, desc=f"epoch {state['epoch'] + 1}/{t.max_epochs}",

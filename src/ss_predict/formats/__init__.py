@@ -63,6 +63,8 @@ def detect(path: str | Path) -> str:
 
 
 def read_any(path: str | Path, fmt: str | None = None, **kwargs) -> list[Protein]:
+    if not Path(path).exists():
+        raise FormatError(f"{path}: file not found")
     fmt = fmt or detect(path)
     if fmt not in READERS:
         raise FormatError(f"unknown format '{fmt}'; one of {sorted(READERS)}")

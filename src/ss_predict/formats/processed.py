@@ -1,7 +1,7 @@
 """The builder's processed set: gzip'd JSON lines, one chain a line, variable length (not 700-padded).
 
-Each line: {"id", "source", "split" (train|valid), "sequence", "ss8" (string, '-' = unscored, or null
-for 3-state-only chains), "ss3" (string, '-' = unscored)}.
+Each line: {"id", "source", "split" (train|valid), "sequence", "ss8" (string, 'X' = unscored, or null
+for 3-state-only chains), "ss3" (string, 'X' = unscored)}.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from ..records import Protein
 def to_line(p: Protein, source: str, split: str) -> str:
     return json.dumps({
         "id": p.id, "source": source, "split": split, "sequence": p.sequence,
-        "ss8": None if p.ss8 is None else labels_to_string(p.ss8, SS8),
-        "ss3": labels_to_string(p.ss3, SS3),
+        "ss8": None if p.ss8 is None else labels_to_string(p.ss8, SS8, "X"),
+        "ss3": labels_to_string(p.ss3, SS3, "X"),
     }, separators=(",", ":"))
 
 

@@ -1,0 +1,107 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from ss_predict.alphabet import AMINO_ACIDS
+from ss_predict.build import build
+from ss_predict.config import load_config
+from ss_predict.errors import UserError
+from ss_predict.formats import read_any
+from ss_predict.formats.processed import read_processed
+from ss_predict.homology import MMseqs
+
+pytestmark = pytest.mark.skipif(shutil.which("mmseqs") is None, reason="MMseqs2 not installed (apt-get install mmseqs2)")
+
+
+def _mutate(seq: str, keep: float, rng) -> str:
+    out = list(seq)
+    for i in rng.choice(len(seq), size=int(round((1 - keep) * len(seq))), replace=False):
+        out[i] = rng.choice([a for a in AMINO_ACIDS if a != seq[i]])
+    return "".join(out)
+
+
+@pytest.fixture(scope="module")
+def small_pool(tmp_path_factory, data_root):
+    """Real PISCES_25_valid chains plus a planted CB513 chain, a 40%-identity copy of it and a 3-state chain."""
+    rng = np.random.default_rng(1)
+    cb = read_any(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv")
+    target = next(p for p in cb if 150 <= len(p) <= 250)
+    pool = read_any(data_root / "lift_ss_testsets/PISCES_25_valid.txt")[:160]
+    d = tmp_path_factory.mktemp("pool")
+    lines = []
+    for p in pool:
+        lines += [f">{p.id}", p.sequence, "L" * len(p)]
+    lines += [">planted_cb513", target.sequence, "H" * len(target)]
+    lines += [">mutant40", _mutate(target.sequence, 0.40, rng), "E" * len(target)]
+    (d / "pool.txt").write_text("\n".join(lines) + "\n")
+    return d / "pool.txt", target, pool
+
+
+def _cfg(pool_path, out, extra=()):
+    return load_config("build", [
+        "~sources", f"+sources.pool={{format: three_line, path: '{pool_path}'}}",
+        "data@benchmarks=[cb513]",
+        f"output={out}/set.jsonl.gz", f"manifest={out}/set.manifest.json", "valid_fraction=0.1", *extra])
+
+
+def test_filter_removes_homologues_and_keeps_unrelated(small_pool, tmp_path, out_dir):
+    pool_path, target, pool = small_pool
+    cfg = _cfg(pool_path, tmp_path / "a")
+    m = build(cfg)
+    removed = {r["id"]: r for r in m["removed"]}
+    assert removed["planted_cb513"]["identity"] == 1.0
+    assert 0.3 <= removed["mutant40"]["identity"] < 0.5
+    assert removed["mutant40"]["benchmark"] == "cb513"
+    kept = {p.id for p in read_processed(cfg.output)}
+    assert "planted_cb513" not in kept and "mutant40" not in kept
+    # unrelated real chains stay (PISCES_25 chains barely resemble CB513)
+    assert len(kept) + m["counts"]["removed_valid_neighbours"] >= len(pool) - 25
+    # no validation chain reaches 25% identity to a training chain (checked independently)
+    recs = read_processed(cfg.output)
+    train = {p.id: p.sequence for p in recs if p.extras["split"] == "train"}
+    valid = {p.id: p.sequence for p in recs if p.extras["split"] == "valid"}
+    assert valid and train
+    assert MMseqs().search(valid, train, 0.25, 30) == []
+    manifest = json.loads((tmp_path / "a/set.manifest.json").read_text())
+    assert manifest["counts"]["train_chains"] == len(train) and manifest["counts"]["valid_chains"] == len(valid)
+    assert manifest["benchmarks"] == {"cb513": str(cfg.benchmarks.cb513.path)}
+
+
+def test_build_is_deterministic(small_pool, tmp_path, out_dir):
+    pool_path, _, _ = small_pool
+    for run in ("a", "b"):
+        build(_cfg(pool_path, tmp_path / run))
+    for name in ("set.jsonl.gz", "set.manifest.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_processed_keeps_unscored_and_3state_only(tmp_path, data_root, out_dir):
+    flip = read_any(data_root / "flip_netsurfp2_3state", split="test")[:30]
+    pool = tmp_path / "flip"
+    pool.mkdir()
+    for name in ("sampled.fasta", "mask.fasta", "sequences.fasta"):
+        (pool / name).symlink_to(data_root / "flip_netsurfp2_3state" / name)
+    cfg = load_config("build", ["~sources", f"+sources.flip={{format: flip, path: '{pool}', split: test}}",
+                                "data@benchmarks=[cb513]", f"output={tmp_path}/f.jsonl.gz",
+                                f"manifest={tmp_path}/f.json"])
+    build(cfg)
+    back = {p.id: p for p in read_processed(cfg.output)}
+    for p in flip:
+        if p.id in back:
+            assert back[p.id].ss8 is None
+            np.testing.assert_array_equal(back[p.id].ss3, p.ss3)
+
+
+def test_missing_or_malformed_source_fails_clearly(tmp_path, out_dir):
+    cfg = load_config("build", ["~sources", f"+sources.x={{format: three_line, path: '{tmp_path}/nope.txt'}}",
+                                f"output={tmp_path}/o.jsonl.gz", f"manifest={tmp_path}/o.json"])
+    with pytest.raises(UserError, match="nope.txt"):
+        build(cfg)
+    bad = tmp_path / "bad.txt"
+    bad.write_text(">a\nACDE\nHHH\n")
+    cfg.sources = {"x": {"format": "three_line", "path": str(bad)}}
+    with pytest.raises(UserError, match=r"bad.txt.*'a'.*4 residues but 3 labels"):
+        build(cfg)
+    assert not (tmp_path / "o.jsonl.gz").exists()

@@ -1,0 +1,152 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from ss_predict.alphabet import SS8, UNSCORED
+from ss_predict.errors import FormatError
+from ss_predict.formats import detect, read_any
+from ss_predict.formats.fasta import parse_fasta
+from ss_predict.formats.zhou import read_zhou, to_zhou_array, write_zhou
+from ss_predict.records import Protein
+
+
+def test_netsurfp_cb513_counts(data_root):
+    cb = read_any(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv")
+    assert len(cb) == 511
+    assert sum(len(p) for p in cb) == 144011
+    assert sum(p.n_scored for p in cb) == 83427
+    assert sum(p.n_scored > 0 for p in cb) == 509
+    # unresolved residues are never scored, even though the file labels them C
+    assert all((p.ss8 >= 0).sum() == p.n_scored for p in cb)
+
+
+def test_netsurfp_ts115_counts(data_root):
+    ts = read_any(data_root / "ps4_netsurfp_cb513_ts115/TS115_HHblits.csv")
+    assert len(ts) == 115 and sum(len(p) for p in ts) == 29704
+    assert sum(p.n_scored for p in ts) == 29704 - 2203
+
+
+def test_three_line_lift_and_bc40(data_root):
+    casp12 = read_any(data_root / "lift_ss_testsets/CASP12.txt")
+    assert detect(data_root / "lift_ss_testsets/CASP12.txt") == "three_line"
+    assert len(casp12) == 47 and sum(len(p) for p in casp12) == 13718
+    assert sum(p.n_scored for p in casp12) == 13718 - 1276  # X is unscored
+    bc40 = read_any(data_root / "shufflenet_ss_bc40/BC40_MSA_30.txt")
+    assert len(bc40) == 2009 and sum(len(p) for p in bc40) == 278737
+    # P (polyproline) and L read as coil
+    raw = (data_root / "lift_ss_testsets/CASP12.txt").read_text().split("\n")
+    lab = raw[2]
+    p = casp12[0]
+    for i, c in enumerate(lab):
+        if c in "LP":
+            assert SS8[p.ss8[i]] == "C"
+        if c == "X":
+            assert p.ss8[i] == UNSCORED
+
+
+def test_scratch_and_flip(data_root):
+    sc = read_any(data_root / "scratch1d_sspro8")
+    assert len(sc) == 5772 and sum(len(p) for p in sc) == 1031455
+    assert sc[0].id == "4gvp_A"
+    flip = read_any(data_root / "flip_netsurfp2_3state")
+    assert len(flip) == 11156
+    assert all(p.ss8 is None and p.ss3 is not None for p in flip)  # 3-state only
+    assert sum(len(p) - p.n_scored for p in flip) == 186876  # mask.fasta zeros
+    train = read_any(data_root / "flip_netsurfp2_3state", split="train")
+    assert len(train) == 9712 and sum(len(p) for p in train) == 2479773
+    assert len(read_any(data_root / "flip_netsurfp2_3state", split="test")) == 364
+
+
+def test_casp_h5(data_root):
+    c10 = read_any(data_root / "dcblstm_casp10_casp11/casp10.h5")
+    c11 = read_any(data_root / "dcblstm_casp10_casp11/casp11.h5")
+    assert len(c10) == 123 and sum(len(p) for p in c10) == 22041
+    assert len(c11) == 105 and sum(len(p) for p in c11) == 19201
+    assert all(p.profile is not None and p.profile.shape == (len(p), 22) for p in c10)
+    assert min(len(p) for p in c10) == 27 and max(len(p) for p in c10) == 498
+
+
+def test_zhou_roundtrip_real_records(tmp_path, data_root):
+    """Writer -> reader gives the same sequences, labels and profiles (incl. a chain > 700 residues)."""
+    recs = read_any(data_root / "dcblstm_casp10_casp11/casp10.h5")[:20]
+    long = max(read_any(data_root / "scratch1d_sspro8"), key=len)
+    assert len(long) > 1200  # needs three overlapping rows
+    cb = read_any(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv")[:5]  # has unscored residues
+    recs = recs + [long] + cb
+    path = tmp_path / "mine.npy.gz"
+    write_zhou(recs, path)
+    arr = np.load(gzip.open(path), allow_pickle=False)
+    assert arr.shape == (len(recs) + 2, 700 * 57)
+    back = read_zhou(path)
+    assert len(back) == len(recs)
+    for a, b in zip(recs, back):
+        assert a.sequence.replace("U", "X").replace("Z", "X") == b.sequence
+        np.testing.assert_array_equal(a.ss8, b.ss8)
+        if a.profile is None:
+            assert b.profile is None
+        else:
+            np.testing.assert_allclose(a.profile, b.profile, atol=1e-6)
+    # plain .npy and the flat / 3-D layouts read the same
+    np.save(tmp_path / "flat.npy", arr.reshape(-1, 700, 57))
+    assert [p.sequence for p in read_zhou(tmp_path / "flat.npy")] == [p.sequence for p in back]
+
+
+def test_zhou_cb513_split_protein_and_named_splits(tmp_path, data_root):
+    """A 514-row CB513-like file without terminal flags: its last two rows merge into one protein."""
+    sc = read_any(data_root / "scratch1d_sspro8")
+    short = [p for p in sc if len(p) <= 700][:512]
+    long = next(p for p in sc if 800 < len(p) <= 1200)
+    arr = to_zhou_array(short + [long])
+    assert arr.shape[0] == 514
+    arr[:, :, 31:33] = 0  # real Zhou files need not carry terminal flags
+    np.save(tmp_path / "cb513+profile_split1.npy", arr)
+    got = read_zhou(tmp_path / "cb513+profile_split1.npy")
+    assert len(got) == 513 and got[-1].sequence == long.sequence
+    np.testing.assert_array_equal(got[-1].ss8, long.ss8)
+    assert len(read_zhou(tmp_path / "cb513+profile_split1.npy", merge=False)) == 514
+    # named splits are defined by the 6133 / 5926 row layouts
+    with pytest.raises(FormatError, match="split"):
+        read_zhou(tmp_path / "cb513+profile_split1.npy", split="train")
+    big = np.zeros((6133, 700, 57), dtype=np.float32)
+    big[:, :, 21] = 1
+    big[:, 0, 21], big[:, 0, 0], big[:, 0, 22 + 5] = 0, 1, 1  # one residue (A, label H) per row
+    np.save(tmp_path / "cullpdb+profile_6133.npy", big)
+    sizes = {s: len(read_zhou(tmp_path / "cullpdb+profile_6133.npy", split=s)) for s in ("train", "test", "valid")}
+    assert sizes == {"train": 5600, "test": 272, "valid": 256}
+
+
+def _fasta(tmp_path, text, name="in.fasta"):
+    p = tmp_path / name
+    p.write_text(text) if isinstance(text, str) else p.write_bytes(text)
+    return p
+
+
+def test_fasta_cleaning(tmp_path):
+    ps, _ = parse_fasta(_fasta(tmp_path, ">a desc\nmkvU\nBZOx*\n>b\nACDE\n"))
+    assert [p.id for p in ps] == ["a", "b"]
+    assert ps[0].sequence == "MKVXXXXX"
+
+
+@pytest.mark.parametrize("text,msg", [
+    ("", "empty file"),
+    ("ACDE\n", "does not start with '>'"),
+    (">a\n\n>b\nAC\n", "'a' has an empty sequence"),
+    (">a\nAC-DE\n", "'a' position 3: gap"),
+    (">a\nACDE\n>a\nAC\n", "duplicate id 'a'"),
+    (">a\nAC1DE\n", "'a' position 3: '1'"),
+    (b"\x00\x01\x02binary", "binary"),
+])
+def test_fasta_errors_name_the_record(tmp_path, text, msg):
+    with pytest.raises(FormatError, match=msg):
+        parse_fasta(_fasta(tmp_path, text))
+
+
+def test_fasta_skip_invalid(tmp_path):
+    ps, problems = parse_fasta(_fasta(tmp_path, ">a\nAC1\n>b\nACD\n>c\n\n"), skip_invalid=True)
+    assert [p.id for p in ps] == ["b"] and len(problems) == 2
+
+
+def test_protein_record_checks_lengths():
+    with pytest.raises(ValueError):
+        Protein("x", "ACD", ss8=np.zeros(2))

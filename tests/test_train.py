@@ -1,0 +1,87 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from ss_predict.batching import EncodedSet
+from ss_predict.checkpoint import build_model, load_checkpoint
+from ss_predict.config import load_config
+from ss_predict.errors import UserError
+from ss_predict.inference import predict_sets
+from ss_predict.train import train
+
+TINY_MODEL = ["model=cnn_bigru", "model.kwargs.conv_channels=8", "model.kwargs.hidden=12", "model.kwargs.head=16"]
+
+
+def _cfg(run_dir, *extra, model=tuple(TINY_MODEL)):
+    return load_config("train", ["data=tiny", "trainer=tiny", f"run_dir={run_dir}", *model, *extra])
+
+
+def test_tiny_training_learns_and_reloads(tmp_path, out_dir):
+    cfg = _cfg(tmp_path / "run", "trainer.max_epochs=4", "trainer.lr=5e-3")
+    best = train(cfg)
+    ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
+    hist = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["train_state"]["state"]["history"]
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"]
+    assert hist[-1]["loss"] < hist[0]["loss"] and best["epoch"] >= 1
+    assert ckpt["features"]["name"] == "onehot" and ckpt["model"]["name"] == "cnn_bigru"
+    assert ckpt["config"]["trainer"]["max_epochs"] == 4  # resolved config as plain containers
+    # the checkpoint rebuilds the model alone and predicts identically, twice
+    from ss_predict.train import load_split
+    data = EncodedSet(load_split(cfg.data.valid), "onehot")
+    a = predict_sets([build_model(ckpt)], data, torch.device("cpu"))
+    b = predict_sets([build_model(load_checkpoint(tmp_path / "run" / "best.pt"))], data, torch.device("cpu"))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert all(abs(p.sum(-1) - 1).max() < 1e-5 for p in a)
+
+
+def test_resume_continues_exactly(tmp_path, out_dir):
+    straight = _cfg(tmp_path / "a", "trainer.max_epochs=2", "trainer.ema_decay=0.9")
+    train(straight)
+    first = _cfg(tmp_path / "b", "trainer.max_epochs=2", "trainer.ema_decay=0.9", "trainer.run_epochs=1")
+    train(first)
+    assert torch.load(tmp_path / "b/last.pt", weights_only=True)["epoch"] == 1
+    train(_cfg(tmp_path / "b", "trainer.max_epochs=2", "trainer.ema_decay=0.9", "trainer.resume=auto"))
+    a = torch.load(tmp_path / "a/last.pt", weights_only=True)
+    b = torch.load(tmp_path / "b/last.pt", weights_only=True)
+    assert a["epoch"] == b["epoch"] == 2
+    for k in a["train_state"]["model"]:
+        torch.testing.assert_close(a["train_state"]["model"][k], b["train_state"]["model"][k], rtol=0, atol=0)
+    assert a["metrics"]["q3"] == b["metrics"]["q3"]
+
+
+def test_same_seed_same_run(tmp_path, out_dir):
+    for run in ("a", "b"):
+        train(_cfg(tmp_path / run, "trainer.max_epochs=1",
+                   model=("model=dilated_cnn", "model.kwargs.channels=8")))
+    a = torch.load(tmp_path / "a/best.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "b/best.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoint_from_other_feature_spec_is_refused(tmp_path, out_dir):
+    train(_cfg(tmp_path / "a", "trainer.max_epochs=1", model=("model=phd",)))
+    with pytest.raises(UserError, match="checkpoint features .onehot. differ"):
+        train(_cfg(tmp_path / "a", "trainer.max_epochs=2", "features=onehot+profile", "trainer.resume=auto",
+                   model=("model=phd",)))
+
+
+def test_config_errors_are_one_line(tmp_path, out_dir):
+    with pytest.raises(UserError, match="trainer.nope"):
+        load_config("train", ["trainer.nope=1"])
+    with pytest.raises(UserError, match="model/transformer"):
+        load_config("train", ["model=transformer"])
+    with pytest.raises(UserError, match="file not found"):
+        train(_cfg(tmp_path / "x", "data.train.path=/nonexistent/train.txt"))
+
+
+def test_ss_train_cli_info_and_bad_key():
+    ok = subprocess.run([sys.executable, "-c", "from ss_predict.cli import train_main; train_main()",
+                         "info=true", "model=dilated_cnn"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "receptive field 131" in ok.stdout
+    bad = subprocess.run([sys.executable, "-c", "from ss_predict.cli import train_main; train_main()",
+                          "trainer.nope=1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "trainer.nope" in bad.stderr
