@@ -84,4 +84,7 @@ def render(preds: list[Prediction], fmt: str) -> str:
     if fmt == "csv":
         return csv_rows(preds)
     one = {"ss2": ss2, "horiz": horiz, "fasta": fasta3}[fmt]
-    return "".join(one(p) for p in preds)
+    if fmt == "fasta" or len(preds) == 1:
+        return "".join(one(p) for p in preds)
+    # several PSIPRED blocks in one stream: a comment line names each record
+    return "".join(f"# record: {p.id}\n{one(p)}" for p in preds)

@@ -1,0 +1,171 @@
+#!/usr/bin/env python
+"""Speed and memory benchmarks of ss-predict (issue 8). Prints a table and writes JSON.
+
+    python scripts/bench.py --threads 2 --out outputs/bench.json
+
+Measures, for each model config (random weights: speed does not depend on them) and the bundled default:
+  * inference residues/s on CPU (and CUDA when present), batched as ss-predict batches, on the CB513
+    sequences, after warm-up, median of --repeats runs;
+  * training residues/s with the real loss/optimizer step (bf16 autocast on CUDA), peak GPU memory;
+and for the shipped CLI: peak resident memory on one 40,000-residue sequence, end-to-end wall time of
+`ss-predict` on the 511 CB513 sequences (process start included), and start-up (import + model load).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ss_predict.batching import EncodedSet
+from ss_predict.config import load_config
+from ss_predict.formats import read_any
+from ss_predict.inference import autocast, predict_sets
+from ss_predict.losses import ss_loss
+from ss_predict.models import create_model
+from ss_predict.predict import load_predictor
+
+DATA = Path(os.environ.get("SS_DATA_ROOT", Path(__file__).resolve().parents[2] / "shared" / "data"))
+CB513 = DATA / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv"
+
+
+def model_from_config(name: str) -> torch.nn.Module:
+    cfg = load_config("train", [f"model={name}"])
+    return create_model(cfg.model.name, 21, **cfg.model.kwargs)
+
+
+def infer_speed(models, data: EncodedSet, device, repeats: int, max_tokens: int) -> float:
+    total = int(data.lengths.sum())
+    predict_sets(models, data, device, max_tokens)  # warm-up
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        predict_sets(models, data, device, max_tokens)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return total / statistics.median(times)
+
+
+def train_speed(model, data: EncodedSet, device, steps: int, max_tokens: int) -> tuple[float, float]:
+    model = model.to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    seen, t0, done = 0, None, 0
+    while done < steps + 3:
+        for batch in data.train_batches(max_tokens, 512, rng):
+            if done == 3:  # after warm-up
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                t0, seen = time.perf_counter(), 0
+            b = batch.to(device, non_blocking=True)
+            with autocast(device):
+                logits = model(b.x, b.mask)
+            loss, _ = ss_loss(logits, b.y8, b.y3)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            seen += sum(batch.lengths)
+            done += 1
+            if done >= steps + 3:
+                break
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else float("nan")
+    return seen / (time.perf_counter() - t0), peak
+
+
+def cli(args: list[str], env=None) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Wall seconds and peak RSS (MiB) of one ss-predict process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "ss_predict", *args], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if r.returncode:
+        raise SystemExit(f"ss-predict failed: {r.stderr}")
+    return wall, max(peak, before) / 1024, r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--models", default="phd,dilated_cnn,cnn_bigru")
+    ap.add_argument("--train-steps", type=int, default=20)
+    ap.add_argument("--skip-cli", action="store_true")
+    ap.add_argument("--out", default="outputs/bench.json")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    proteins = read_any(CB513)
+    data = EncodedSet(proteins, "onehot")
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    rows = []
+    for name in [*a.models.split(","), "default"]:
+        if name == "default":
+            models, _ = load_predictor("default", torch.device("cpu"))
+            model = models[0]
+        else:
+            model = model_from_config(name)
+        row = {"model": name, "parameters": sum(p.numel() for p in model.parameters())}
+        for dev in devices:
+            m = model.to(dev).eval()
+            mt = 32768 if dev.type == "cpu" else 262144
+            row[f"infer_res_s_{dev.type}"] = infer_speed([m], data, dev, a.repeats, mt)
+            if dev.type == "cuda":
+                row["train_res_s_cuda"], row["train_peak_mib_cuda"] = train_speed(
+                    model, data, dev, a.train_steps, 65536)
+        if "cuda" not in [d.type for d in devices]:
+            row["train_res_s_cpu"], _ = train_speed(model, data, torch.device("cpu"), max(3, a.train_steps // 4), 16384)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    report = {"machine": platform.processor() or platform.machine(), "threads": a.threads,
+              "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+              "torch": torch.__version__, "models": rows}
+    if not a.skip_cli:
+        env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+        with tempfile.TemporaryDirectory() as tmp:
+            rng = np.random.default_rng(0)
+            long = Path(tmp) / "long.fasta"
+            long.write_text(">long40k\n" + "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 40000)) + "\n")
+            cb = Path(tmp) / "cb513.fasta"
+            cb.write_text("".join(f">{p.id.replace('|', '_')}\n{p.sequence}\n" for p in proteins))
+            tiny = Path(tmp) / "one.fasta"
+            tiny.write_text(">one\nMKV\n")
+            # first child process: ru_maxrss of children is then this run's peak
+            _, peak, _ = cli([str(long), "--device", "cpu", "--threads", str(a.threads), "-o", f"{tmp}/l.ss2"], env)
+            report["peak_rss_mib_40k"] = peak
+            w, _, _ = cli([str(tiny), "--device", "cpu", "--threads", str(a.threads), "-o", f"{tmp}/o1.ss2"], env)
+            report["startup_s"] = w
+            w, _, _ = cli([str(cb), "--device", "cpu", "--threads", str(a.threads), "-o", f"{tmp}/cb.ss2"], env)
+            report["cb513_end_to_end_s"] = w
+            report["cb513_residues"] = int(data.lengths.sum())
+    print()
+    keys = sorted({k for r in rows for k in r} - {"model", "parameters"})
+    print(f"{'model':<14}{'params':>10}" + "".join(f"{k:>22}" for k in keys))
+    for r in rows:
+        print(f"{r['model']:<14}{r['parameters']:>10,}" + "".join(f"{r.get(k, float('nan')):>22,.0f}" for k in keys))
+    for k in ("startup_s", "cb513_end_to_end_s", "peak_rss_mib_40k"):
+        if k in report:
+            print(f"{k}: {report[k]:.2f}")
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

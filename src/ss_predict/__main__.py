@@ -1,0 +1,4 @@
+"""`python -m ss_predict INPUT.fasta ...` is `ss-predict INPUT.fasta ...`."""
+from .cli import predict_main
+
+predict_main()

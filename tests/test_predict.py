@@ -1,0 +1,127 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ss_predict.alphabet import SS3, SS8
+from ss_predict.config import load_config
+from ss_predict.predict import bundled_models
+from ss_predict.train import train
+
+FASTA = ">p1 first\nMKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK\n>p2\nGSHMSEQLTEEQIAEFKEAFSLFDKDGDGTITTKELGTVMRSL\n>p3\nACDW\n"
+
+
+def run(*args, stdin=None):
+    return subprocess.run([sys.executable, "-c", "from ss_predict.cli import predict_main; predict_main()", *args],
+                          capture_output=True, text=True, input=stdin)
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    d = tmp_path_factory.mktemp("model")
+    import os
+    os.environ.setdefault("SS_OUTPUT_DIR", str(d))
+    cfg = load_config("train", ["data=tiny", "trainer=tiny", f"run_dir={d}/run", "trainer.max_epochs=1",
+                                "model=dilated_cnn", "model.kwargs.channels=8", "model.kwargs.repeats=1"])
+    train(cfg)
+    return d / "run" / "best.pt"
+
+
+@pytest.fixture
+def fasta(tmp_path):
+    p = tmp_path / "in.fasta"
+    p.write_text(FASTA)
+    return p
+
+
+def test_bundled_default_model_predicts(fasta, tmp_path):
+    assert "default" in bundled_models()
+    r = run(str(fasta), "-f", "json", "-o", str(tmp_path / "out.json"))
+    assert r.returncode == 0, r.stderr
+    recs = json.loads((tmp_path / "out.json").read_text())
+    assert [x["id"] for x in recs] == ["p1", "p2", "p3"]
+    for x in recs:
+        n = len(x["sequence"])
+        assert len(x["ss8"]) == len(x["ss3"]) == len(x["p8"]) == len(x["p3"]) == n
+        assert set(x["ss8"]) <= set(SS8) and set(x["ss3"]) <= set(SS3)
+        p8, p3 = np.array(x["p8"]), np.array(x["p3"])
+        np.testing.assert_allclose(p8.sum(1), 1, atol=2e-3)
+        np.testing.assert_allclose(p3.sum(1), 1, atol=2e-3)
+        assert "".join(x["states3"][i] for i in p3.argmax(1)) == x["ss3"]
+
+
+def test_formats_and_determinism(fasta, tiny_ckpt, tmp_path):
+    outs = {}
+    for fmt in ("ss2", "horiz", "fasta", "csv", "json"):
+        r = run(str(fasta), "--model", str(tiny_ckpt), "-f", fmt)
+        assert r.returncode == 0, r.stderr
+        outs[fmt] = r.stdout
+        assert run(str(fasta), "--model", str(tiny_ckpt), "-f", fmt).stdout == r.stdout  # deterministic
+    ss2 = outs["ss2"].splitlines()
+    assert ss2[:3] == ["# record: p1", "# PSIPRED VFORMAT (PSIPRED V4.0)", ""]
+    first = ss2[3].split()
+    assert first[:2] == ["1", "M"] and first[2] in "CHE" and abs(sum(map(float, first[3:])) - 1) < 0.01
+    # P(C) P(H) P(E) columns agree with the state column
+    for line in ss2:
+        if line.startswith("#") or not line:
+            continue
+        f = line.split()
+        assert f[2] == "CHE"[int(np.argmax([float(v) for v in f[3:]]))]
+    horiz = outs["horiz"]
+    assert horiz.startswith("# record: p1\n# PSIPRED HFORMAT (PSIPRED V4.0)")
+    assert "  AA: MKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK" in horiz and "Conf: " in horiz
+    fa = outs["fasta"].splitlines()
+    assert fa[0] == ">p1" and len(fa[2]) == len(fa[1]) and set(fa[2]) <= set(SS8)
+    rows = outs["csv"].splitlines()
+    assert rows[0].startswith("id,position,residue,ss8,ss3,p8_C") and len(rows) == 1 + 33 + 43 + 4
+    # one file per record into a folder
+    r = run(str(fasta), "--model", str(tiny_ckpt), "-f", "ss2", "-o", str(tmp_path / "per") + "/")
+    assert r.returncode == 0 and sorted(p.name for p in (tmp_path / "per").iterdir()) == ["p1.ss2", "p2.ss2", "p3.ss2"]
+    assert (tmp_path / "per" / "p3.ss2").read_text() == (
+        "# PSIPRED VFORMAT (PSIPRED V4.0)\n\n" + "\n".join(ss2[-4:]) + "\n")
+
+
+@pytest.mark.parametrize("content,msg", [
+    ("", "empty file"),
+    (">a\nMKV\n>a\nMKV\n", "duplicate id 'a'"),
+    (">a\nMK#V\n", "'a' position 3"),
+    (">a\n\n", "'a' has an empty sequence"),
+    (b"\x89PNG\x00\x00junk", "binary"),
+])
+def test_bad_input_one_line_exit_2_no_output(tmp_path, content, msg):
+    f = tmp_path / "bad.fasta"
+    f.write_bytes(content if isinstance(content, bytes) else content.encode())
+    out = tmp_path / "out.ss2"
+    r = run(str(f), "-o", str(out))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and msg in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_bad_model_file(fasta, tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    for model, msg in ((str(junk), "not a readable ss-predict checkpoint"), (str(tmp_path / "none.pt"), "not found"),
+                       ("nosuchmodel", "no bundled model")):
+        r = run(str(fasta), "--model", model, "-o", str(tmp_path / "o.ss2"))
+        assert r.returncode == 2 and msg in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "o.ss2").exists()
+
+
+def test_skip_invalid(tmp_path, tiny_ckpt):
+    f = tmp_path / "mixed.fasta"
+    f.write_text(">good\nMKVLA\n>bad\nMK1\n>good2\nACDEF\n")
+    r = run(str(f), "--model", str(tiny_ckpt), "--skip-invalid", "-f", "fasta")
+    assert r.returncode == 0
+    assert [ln for ln in r.stdout.splitlines() if ln.startswith(">")] == [">good", ">good2"]
+    assert "'bad' position 3" in r.stderr
+
+
+def test_consensus_and_profile_refusal(fasta, tiny_ckpt, tmp_path):
+    r = run(str(fasta), "--model", f"{tiny_ckpt},{tiny_ckpt}", "-f", "json")
+    single = run(str(fasta), "--model", str(tiny_ckpt), "-f", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)[0]["ss8"] == json.loads(single.stdout)[0]["ss8"]
+    warn = run(str(fasta), "--model", str(tiny_ckpt), "--profiles", str(tmp_path), "-f", "fasta")
+    assert warn.returncode == 0 and "ignored" in warn.stderr
