@@ -85,18 +85,46 @@ class EncodedSet:
         for idx in length_batches(self.lengths, max_tokens):
             yield self.batch(idx)
 
-    def train_batches(self, max_tokens: int, crop: int, rng: np.random.Generator):
-        """One shuffled epoch: chains longer than `crop` are cut to a random window of `crop` residues."""
+    def plan_epoch(self, max_tokens: int, crop: int, rng: np.random.Generator) -> list[tuple[list[int], list]]:
+        """One shuffled epoch as (indices, crops) per batch: chains longer than `crop` get a random window.
+
+        All randomness is drawn here, in the calling process, so worker processes change nothing.
+        """
         eff = np.minimum(self.lengths, crop)
-        # jitter lengths so that batch composition changes between epochs
-        noisy = eff + rng.uniform(0, 8, size=len(eff))
+        noisy = eff + rng.uniform(0, 8, size=len(eff))  # batch composition changes between epochs
         batches = length_batches(noisy, max_tokens)
-        order = rng.permutation(len(batches))
-        for bi in order:
+        plan = []
+        for bi in rng.permutation(len(batches)):
             idx = batches[bi]
             crops = []
             for i in idx:
                 n = int(self.lengths[i])
                 s = int(rng.integers(0, n - crop + 1)) if n > crop else 0
                 crops.append((s, min(n, s + crop)))
+            plan.append((idx, crops))
+        return plan
+
+    def train_batches(self, max_tokens: int, crop: int, rng: np.random.Generator):
+        for idx, crops in self.plan_epoch(max_tokens, crop, rng):
             yield self.batch(idx, crops)
+
+
+class PlannedBatches(torch.utils.data.Dataset):
+    """A planned epoch as a map-style dataset, so a DataLoader can build batches in workers and pin them."""
+
+    def __init__(self, data: EncodedSet, plan: list):
+        self.data, self.plan = data, plan
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, i: int) -> Batch:
+        idx, crops = self.plan[i]
+        return self.data.batch(idx, crops)
+
+
+def epoch_loader(data: EncodedSet, plan: list, workers: int, pin: bool):
+    if workers <= 0 and not pin:
+        return (data.batch(idx, crops) for idx, crops in plan)
+    return torch.utils.data.DataLoader(PlannedBatches(data, plan), batch_size=None, shuffle=False,
+                                       num_workers=workers, pin_memory=pin, persistent_workers=False)

@@ -11,7 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from .batching import EncodedSet
+from .batching import EncodedSet, epoch_loader
 from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import UserError
 from .features import spec_dict
@@ -120,7 +120,7 @@ def train(cfg: DictConfig) -> dict:
     model = create_model(model_cfg["name"], features["n_features"], **(model_cfg.get("kwargs") or {})).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=float(t.lr), weight_decay=float(t.weight_decay))
     rng = np.random.default_rng(int(cfg.seed))
-    steps_per_epoch = sum(1 for _ in train_set.train_batches(int(t.max_tokens), int(t.crop), np.random.default_rng(0)))
+    steps_per_epoch = len(train_set.plan_epoch(int(t.max_tokens), int(t.crop), np.random.default_rng(0)))
     total_steps = steps_per_epoch * int(t.max_epochs)
     warmup = int(t.warmup_steps)
     ema = EMA(model, float(t.ema_decay)) if float(t.ema_decay) > 0 else None
@@ -175,7 +175,9 @@ def train(cfg: DictConfig) -> dict:
             t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
             bar = tqdm(total=steps_per_epoch, desc=f"epoch {state['epoch'] + 1}/{t.max_epochs}",
                        disable=not t.progress, leave=False)
-            for batch in train_set.train_batches(int(t.max_tokens), int(t.crop), rng):
+            plan = train_set.plan_epoch(int(t.max_tokens), int(t.crop), rng)
+            workers = int(t.num_workers) if device.type == "cuda" else 0
+            for batch in epoch_loader(train_set, plan, workers, pin=device.type == "cuda"):
                 lr = lr_at(state["step"], total_steps, warmup, float(t.lr), t.schedule)
                 for g in opt.param_groups:
                     g["lr"] = lr
