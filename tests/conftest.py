@@ -19,3 +19,8 @@ def out_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("SS_OUTPUT_DIR", str(tmp_path / "outputs"))
     monkeypatch.setenv("SS_DATA_ROOT", str(DATA))
     return tmp_path / "outputs"
+
+
+def pytest_configure(config):
+    import torch
+    torch.set_num_threads(1)  # tiny models: one thread is fastest and avoids oversubscribing CI's 2 cores

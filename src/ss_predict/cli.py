@@ -56,8 +56,23 @@ def _train_task(cfg) -> None:
         print(f"{cfg.model.name}: {m.n_parameters():,} parameters, receptive field "
               f"{m.receptive_field() or 'whole chain'} residues, features {cfg.features}")
         return
+    import os
+    if int(cfg.trainer.get("devices") or 1) > 1 and "WORLD_SIZE" not in os.environ:
+        _launch_torchrun(int(cfg.trainer.devices))
+        return
     from .train import train
     train(cfg)
+
+
+def _launch_torchrun(n: int) -> None:
+    """`ss-train trainer.devices=N ...` re-runs itself as N torchrun ranks (one node)."""
+    import subprocess
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+           "-m", "ss_predict.train", *sys.argv[1:]]
+    print(f"[ss-train] launching: {' '.join(cmd)}", flush=True)
+    code = subprocess.call(cmd)
+    if code:
+        sys.exit(code)
 
 
 def _eval_task(cfg) -> None:
@@ -98,6 +113,7 @@ def predict_main(argv: list[str] | None = None) -> None:
 
     import torch
 
+    from . import distributed
     from .formats.fasta import parse_fasta
     from .inference import resolve_device
     from .predict import check_profiles, load_predictor, predict_proteins, write_predictions
@@ -105,16 +121,23 @@ def predict_main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     proteins, problems = parse_fasta(args.input, skip_invalid=args.skip_invalid)
-    for msg in problems:
+    dinfo = distributed.from_env()
+    for msg in problems if dinfo.main else []:
         print(f"skipped: {msg}", file=sys.stderr)
     if not proteins:
         raise UserError(f"{args.input}: no valid records to predict")
     device = resolve_device(args.device)
-    models, ckpt = load_predictor(args.model, device)
+    models, ckpt = load_predictor(args.model, device)  # user errors surface before ranks connect
     check_profiles(proteins, ckpt["features"]["name"], args.profiles)
+    if dinfo.enabled:  # torchrun: every rank predicts its share of the batches, rank 0 writes
+        dinfo, device = distributed.setup(args.device)
+        models = [m.to(device) for m in models]
     preds = predict_proteins(proteins, models, ckpt["features"]["name"], device, args.max_tokens,
-                             progress=not args.quiet and len(proteins) > 20 and sys.stderr.isatty())
-    write_predictions(preds, args.format, args.output)
+                             progress=not args.quiet and len(proteins) > 20 and sys.stderr.isatty() and dinfo.main,
+                             shard=dinfo)
+    if dinfo.main:
+        write_predictions(preds, args.format, args.output)
+    distributed.teardown()
 
 
 @guarded

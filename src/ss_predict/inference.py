@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from .alphabet import ss8_to_ss3_matrix
-from .batching import EncodedSet
+from .batching import EncodedSet, length_batches
+from .distributed import DistInfo, gather_objects
 
 M83 = torch.from_numpy(ss8_to_ss3_matrix())
 
@@ -28,11 +29,19 @@ def autocast(device: torch.device, enabled: bool = True):
 
 
 def predict_sets(models: list[torch.nn.Module], data: EncodedSet, device: torch.device,
-                 max_tokens: int = 32768, progress=None) -> list[np.ndarray]:
-    """Per protein, L x 8 probabilities (averaged over `models`, in input order)."""
-    out: list[np.ndarray | None] = [None] * len(data.proteins)
+                 max_tokens: int = 32768, progress=None, shard: DistInfo | None = None) -> list[np.ndarray]:
+    """Per protein, L x 8 probabilities (averaged over `models`, in input order).
+
+    With `shard`, this rank runs every world-th length batch and the results are gathered, so each
+    protein is computed in exactly the batch a single process would use (identical numbers).
+    """
+    batches = length_batches(data.lengths, max_tokens)
+    if shard is not None and shard.enabled:
+        batches = batches[shard.rank::shard.world]
+    out: dict[int, np.ndarray] = {}
     with torch.inference_mode():
-        for batch in data.eval_batches(max_tokens):
+        for idx in batches:
+            batch = data.batch(idx)
             b = batch.to(device)
             probs = 0
             for model in models:
@@ -44,7 +53,10 @@ def predict_sets(models: list[torch.nn.Module], data: EncodedSet, device: torch.
                 out[i] = probs[j, : batch.lengths[j]]
             if progress is not None:
                 progress.update(sum(batch.lengths))
-    return out
+    if shard is not None and shard.enabled:
+        for part in gather_objects(out):
+            out.update(part)
+    return [out[i] for i in range(len(data.proteins))]
 
 
 def to_ss3(p8: np.ndarray) -> np.ndarray:

@@ -46,11 +46,12 @@ def load_predictor(spec: str, device: torch.device) -> tuple[list[torch.nn.Modul
 
 
 def predict_proteins(proteins: list[Protein], models: list, feature_spec: str, device: torch.device,
-                     max_tokens: int = 32768, progress: bool = False) -> list[Prediction]:
+                     max_tokens: int = 32768, progress: bool = False, shard=None) -> list[Prediction]:
+    """Predictions in input order; with `shard` (torchrun) each rank runs its share of the batches."""
     data = EncodedSet(proteins, feature_spec)
     total = int(data.lengths.sum())
     with tqdm(total=total, unit="res", disable=not progress, file=sys.stderr) as bar:
-        probs = predict_sets(models, data, device, max_tokens, progress=bar)
+        probs = predict_sets(models, data, device, max_tokens, progress=bar, shard=shard)
     return [Prediction(p.id, p.sequence, pr, to_ss3(pr)) for p, pr in zip(proteins, probs)]
 
 

@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from . import distributed
 from .batching import EncodedSet, epoch_loader
 from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import UserError
@@ -38,10 +39,10 @@ def manifest_hash(spec) -> str | None:
     return json.loads(Path(path).read_text()).get("sha256")
 
 
-def evaluate_model(model, data: EncodedSet, device, max_tokens: int) -> dict:
-    """Loss, Q3, Q8 of a model on a labelled set."""
+def evaluate_model(model, data: EncodedSet, device, max_tokens: int, shard=None) -> dict:
+    """Loss, Q3, Q8 of a model on a labelled set (batches sharded over ranks when `shard` is given)."""
     model.eval()
-    probs = predict_sets([model], data, device, max_tokens)
+    probs = predict_sets([model], data, device, max_tokens, shard=shard)
     pred8 = [p.argmax(-1) for p in probs]
     pred3 = [to_ss3(p).argmax(-1) for p in probs]
     scores = score_proteins(data.proteins, pred8, pred3)
@@ -84,6 +85,16 @@ class EMA:
         return saved
 
 
+def shard_plan(plan: list, rank: int, world: int) -> tuple[list, list[bool]]:
+    """Every world-th chain of each global batch for this rank; a stand-in where none is left."""
+    out, empty = [], []
+    for idx, crops in plan:
+        mine, my_crops = idx[rank::world], crops[rank::world]
+        empty.append(not mine)
+        out.append((mine, my_crops) if mine else (idx[:1], [(crops[0][0], crops[0][0] + 1)]))
+    return out, empty
+
+
 def _resume_checkpoint(resume: str | None, run_dir: Path, features: dict) -> dict | None:
     """The checkpoint to resume from (None to start fresh); refuses one of another feature spec."""
     if not resume:
@@ -101,10 +112,18 @@ def _resume_checkpoint(resume: str | None, run_dir: Path, features: dict) -> dic
 
 
 def train(cfg: DictConfig) -> dict:
-    """Train the model that cfg describes; returns the best validation metrics."""
+    """Train the model that cfg describes; returns the best validation metrics.
+
+    Under torchrun every rank runs this function: each step's length-bucketed global batch (planned
+    identically on all ranks from the shared seed) is split between ranks, the loss is normalised by
+    the global number of scored residues, so N ranks follow the single-process run; validation
+    batches are sharded and gathered; only rank 0 logs and writes checkpoints.
+    """
     t = cfg.trainer
     run_dir = Path(cfg.run_dir)
-    device = resolve_device(t.device)
+    dinfo, device = distributed.setup(t.device)
+    if not dinfo.enabled:
+        device = resolve_device(t.device)
     torch.manual_seed(int(cfg.seed))
     if t.get("threads"):
         torch.set_num_threads(int(t.threads))
@@ -128,7 +147,7 @@ def train(cfg: DictConfig) -> dict:
     config_plain = OmegaConf.to_container(cfg, resolve=True)
     mhash = manifest_hash(cfg.data.train)
 
-    if resumed is not None:
+    if resumed is not None:  # the saved state is global: resuming works with any number of ranks
         ts = resumed["train_state"]
         model.load_state_dict(ts["model"])
         opt.load_state_dict(ts["optimizer"])
@@ -137,15 +156,22 @@ def train(cfg: DictConfig) -> dict:
         if ema is not None and ts.get("ema") is not None:
             ema.shadow = ts["ema"]
         state = ts["state"]
+    net = model
+    if dinfo.enabled:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
 
     writer = None
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if t.tensorboard:
-        from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(str(run_dir / "tb"))
-    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    if dinfo.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if t.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+            writer = SummaryWriter(str(run_dir / "tb"))
+        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
 
     def save(name: str, metrics: dict, weights: dict | None = None, with_state: bool = False):
+        if not dinfo.main:
+            return
         ts = None
         if with_state:
             ts = {"model": model.state_dict(), "optimizer": opt.state_dict(), "numpy_rng": rng.bit_generator.state,
@@ -156,35 +182,46 @@ def train(cfg: DictConfig) -> dict:
 
     def validate() -> tuple[dict, dict | None]:
         if ema is None:
-            return evaluate_model(model, valid_set, device, int(t.eval_max_tokens)), None
+            return evaluate_model(model, valid_set, device, int(t.eval_max_tokens), dinfo), None
         live = ema.swap_into(model)
-        metrics = evaluate_model(model, valid_set, device, int(t.eval_max_tokens))
+        metrics = evaluate_model(model, valid_set, device, int(t.eval_max_tokens), dinfo)
         weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
         model.load_state_dict(live)
         return metrics, weights
 
-    print(f"[ss-train] {model_cfg['name']}: {model.n_parameters():,} parameters, receptive field "
-          f"{model.receptive_field() or 'whole chain'}; train {len(train_set.proteins)} chains "
-          f"({int(train_set.lengths.sum()):,} residues), valid {len(valid_set.proteins)}; device {device}")
+    if dinfo.main:
+        print(f"[ss-train] {model_cfg['name']}: {model.n_parameters():,} parameters, receptive field "
+              f"{model.receptive_field() or 'whole chain'}; train {len(train_set.proteins)} chains "
+              f"({int(train_set.lengths.sum()):,} residues), valid {len(valid_set.proteins)}; device {device}"
+              + (f" x {dinfo.world} ranks" if dinfo.enabled else ""), flush=True)
     stop_at = int(t.max_epochs)
     if t.get("run_epochs"):
         stop_at = min(stop_at, state["epoch"] + int(t.run_epochs))
     try:
         while state["epoch"] < stop_at:
-            model.train()
+            net.train()
             t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
             bar = tqdm(total=steps_per_epoch, desc=f"epoch {state['epoch'] + 1}/{t.max_epochs}",
-                       disable=not t.progress, leave=False)
+                       disable=not (t.progress and dinfo.main), leave=False)
             plan = train_set.plan_epoch(int(t.max_tokens), int(t.crop), rng)
+            empty = [False] * len(plan)
+            if dinfo.enabled:  # this rank's share of every global batch
+                plan, empty = shard_plan(plan, dinfo.rank, dinfo.world)
             workers = int(t.num_workers) if device.type == "cuda" else 0
-            for batch in epoch_loader(train_set, plan, workers, pin=device.type == "cuda"):
+            for batch, no_share in zip(epoch_loader(train_set, plan, workers, pin=device.type == "cuda"), empty):
+                if no_share:  # fewer chains than ranks: a 1-residue stand-in that scores nothing
+                    batch.y8.fill_(-1)
+                    batch.y3.fill_(-1)
                 lr = lr_at(state["step"], total_steps, warmup, float(t.lr), t.schedule)
                 for g in opt.param_groups:
                     g["lr"] = lr
                 b = batch.to(device, non_blocking=True)
                 with autocast(device, t.precision != "fp32"):
-                    logits = model(b.x, b.mask)
+                    logits = net(b.x, b.mask)
                 loss, n = ss_loss(logits, b.y8, b.y3, float(t.label_smoothing), float(t.loss3_weight))
+                if dinfo.enabled:  # mean over the global batch's residues (DDP averages gradients)
+                    n_global = distributed.all_sum([float(n)], device)[0]
+                    loss = loss * (n * dinfo.world / max(n_global, 1.0))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if t.grad_clip:
@@ -194,13 +231,15 @@ def train(cfg: DictConfig) -> dict:
                     ema.update(model)
                 state["step"] += 1
                 seen += sum(batch.lengths)
-                if state["step"] % int(t.log_every) == 0 or bar.n == 0:
-                    loss_sum, loss_n = loss_sum + loss.item() * n, loss_n + n  # one sync per log step
+                if state["step"] % int(t.log_every) == 0 or bar.n == 0:  # one sync per log step
+                    part = loss.item() * (n_global / dinfo.world if dinfo.enabled else n)
+                    loss_sum, loss_n = loss_sum + part, loss_n + (n_global / dinfo.world if dinfo.enabled else n)
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_sum / max(loss_n, 1):.3f}",
                                 res_s=f"{seen / (time.perf_counter() - t0):,.0f}", refresh=False)
             bar.close()
             elapsed = time.perf_counter() - t0
+            loss_sum, loss_n, seen = distributed.all_sum([loss_sum, loss_n, float(seen)], device)
             state["epoch"] += 1
             metrics, weights = validate()
             metrics.update({"epoch": state["epoch"], "train_loss": loss_sum / max(loss_n, 1),
@@ -220,20 +259,30 @@ def train(cfg: DictConfig) -> dict:
                 writer.add_scalar("lr", lr, state["epoch"])
                 writer.add_scalar("train/residues_per_s", metrics["residues_per_s"], state["epoch"])
                 writer.flush()
-            print(f"[ss-train] epoch {state['epoch']}: train loss {metrics['train_loss']:.4f}  valid loss "
-                  f"{metrics['loss']:.4f} Q3 {metrics['q3']:.2f} Q8 {metrics['q8']:.2f}  "
-                  f"{metrics['residues_per_s']:,.0f} res/s{'  *best' if improved else ''}", flush=True)
+            if dinfo.main:
+                print(f"[ss-train] epoch {state['epoch']}: train loss {metrics['train_loss']:.4f}  valid loss "
+                      f"{metrics['loss']:.4f} Q3 {metrics['q3']:.2f} Q8 {metrics['q8']:.2f}  "
+                      f"{metrics['residues_per_s']:,.0f} res/s{'  *best' if improved else ''}", flush=True)
+            distributed.barrier()
             if int(t.patience) and state["bad_epochs"] >= int(t.patience):
-                print(f"[ss-train] early stop: no better validation Q3 for {t.patience} epochs")
+                if dinfo.main:
+                    print(f"[ss-train] early stop: no better validation Q3 for {t.patience} epochs")
                 break
     except KeyboardInterrupt:
         save("last.pt", {"interrupted": True}, with_state=True)
-        print(f"\n[ss-train] interrupted: saved {run_dir / 'last.pt'} (resume with trainer.resume=auto)")
+        if dinfo.main:
+            print(f"\n[ss-train] interrupted: saved {run_dir / 'last.pt'} (resume with trainer.resume=auto)")
         raise
     finally:
         if writer:
             writer.close()
     best = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
-    (run_dir / "summary.json").write_text(json.dumps({"best": best, "history": state["history"],
-                                                       "parameters": model.n_parameters()}, indent=1))
+    if dinfo.main:
+        (run_dir / "summary.json").write_text(json.dumps({"best": best, "history": state["history"],
+                                                           "parameters": model.n_parameters()}, indent=1))
     return best
+
+
+if __name__ == "__main__":  # python -m ss_predict.train / torchrun -m ss_predict.train [overrides]
+    from .cli import train_main
+    train_main()
