@@ -101,6 +101,27 @@ def cli(args: list[str], env=None) -> tuple[float, float, subprocess.CompletedPr
     return wall, max(peak, before) / 1024, r
 
 
+def scaling(threads: int) -> dict:
+    """Training residues/s of the same 1-epoch job with 1 rank and with 2 ranks (gloo on CPU, NCCL on GPUs)."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        common = ["data=default", "data.train.limit=400", "data.valid.limit=50", "trainer.max_epochs=1",
+                  "trainer.progress=false", "trainer.tensorboard=false", "model=cnn_bigru"]
+        for n in (1, 2):
+            env = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // n)))
+            cmd = [sys.executable, "-m", "ss_predict.train", *common, f"run_dir={tmp}/r{n}",
+                   f"trainer.threads={max(1, threads // n)}"]
+            if n > 1:
+                cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+                       *cmd[1:]]
+            subprocess.run(cmd, check=True, capture_output=True, env=env)
+            hist = json.loads((Path(tmp) / f"r{n}" / "summary.json").read_text())["history"]
+            out[f"ranks_{n}_train_res_s"] = hist[-1]["residues_per_s"]
+    out["speedup_2_vs_1"] = out["ranks_2_train_res_s"] / out["ranks_1_train_res_s"]
+    print(json.dumps(out), flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
@@ -108,6 +129,8 @@ def main() -> None:
     ap.add_argument("--models", default="phd,dilated_cnn,cnn_bigru")
     ap.add_argument("--train-steps", type=int, default=20)
     ap.add_argument("--skip-cli", action="store_true")
+    ap.add_argument("--scaling", action="store_true",
+                    help="also train 1 epoch on 400 chains with 1 and with 2 torchrun ranks and compare residues/s")
     ap.add_argument("--out", default="outputs/bench.json")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -154,6 +177,8 @@ def main() -> None:
             w, _, _ = cli([str(cb), "--device", "cpu", "--threads", str(a.threads), "-o", f"{tmp}/cb.ss2"], env)
             report["cb513_end_to_end_s"] = w
             report["cb513_residues"] = int(data.lengths.sum())
+    if a.scaling:
+        report["scaling"] = scaling(a.threads)
     print()
     keys = sorted({k for r in rows for k in r} - {"model", "parameters"})
     print(f"{'model':<14}{'params':>10}" + "".join(f"{k:>22}" for k in keys))

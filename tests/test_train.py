@@ -85,3 +85,20 @@ def test_ss_train_cli_info_and_bad_key():
     bad = subprocess.run([sys.executable, "-c", "from ss_predict.cli import train_main; train_main()",
                           "trainer.nope=1"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "trainer.nope" in bad.stderr
+
+
+def test_ctrl_c_saves_last(tmp_path, out_dir):
+    import signal
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "ss_predict.train", "data=tiny", "trainer=tiny",
+                             "trainer.max_epochs=500", f"run_dir={tmp_path}/run", "model=phd"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "run/last.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    (tmp_path / "run/last.pt").unlink()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+    ckpt = torch.load(tmp_path / "run/last.pt", weights_only=True)
+    assert ckpt["metrics"] == {"interrupted": True} and ckpt["train_state"] is not None

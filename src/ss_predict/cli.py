@@ -26,6 +26,9 @@ def guarded(fn):
             _fail(str(e))
         except BrokenPipeError:
             sys.exit(0)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            sys.exit(130)
     return wrapper
 
 
