@@ -1,11 +1,13 @@
+import contextlib
+import io
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from ss_predict.alphabet import SS3, SS8
+from ss_predict.cli import predict_main
 from ss_predict.config import load_config
 from ss_predict.predict import bundled_models
 from ss_predict.train import train
@@ -13,9 +15,16 @@ from ss_predict.train import train
 FASTA = ">p1 first\nMKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK\n>p2\nGSHMSEQLTEEQIAEFKEAFSLFDKDGDGTITTKELGTVMRSL\n>p3\nACDW\n"
 
 
-def run(*args, stdin=None):
-    return subprocess.run([sys.executable, "-c", "from ss_predict.cli import predict_main; predict_main()", *args],
-                          capture_output=True, text=True, input=stdin)
+def run(*args):
+    """ss-predict in this process (start-up is tested by the CLI tests): returncode, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            predict_main(list(args))
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")

@@ -65,17 +65,22 @@ def lr_at(step: int, total: int, warmup: int, base: float, schedule: str) -> flo
 
 
 class EMA:
-    """Exponential moving average of the weights (evaluated and saved when decay > 0)."""
+    """Exponential moving average of the weights (evaluated and saved when decay > 0).
+
+    The decay warms up as min(decay, (1 + step) / (10 + step)), so early averages do not keep the
+    random initial weights for thousands of steps.
+    """
 
     def __init__(self, model, decay: float):
         self.decay = decay
         self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
 
     @torch.no_grad()
-    def update(self, model):
+    def update(self, model, step: int):
+        d = min(self.decay, (1 + step) / (10 + step))
         for k, v in model.state_dict().items():
             if v.dtype.is_floating_point:
-                self.shadow[k].mul_(self.decay).add_(v.detach().float(), alpha=1 - self.decay)
+                self.shadow[k].mul_(d).add_(v.detach().float(), alpha=1 - d)
             else:
                 self.shadow[k].copy_(v)
 
@@ -263,7 +268,7 @@ def train(cfg: DictConfig) -> dict:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), float(t.grad_clip))
                 opt.step()
                 if ema is not None:
-                    ema.update(model)
+                    ema.update(model, state["step"])
                 state["step"] += 1
                 seen += sum(batch.lengths)
                 if state["step"] % int(t.log_every) == 0 or bar.n == 0:  # one sync per log step

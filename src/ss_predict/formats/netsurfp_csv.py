@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..alphabet import UNSCORED, parse_ss3, parse_ss8
 from ..errors import FormatError
@@ -19,6 +18,8 @@ _COLUMNS = ["input", "dssp3", "dssp8", "disorder", "cb513_mask"]
 
 
 def read_netsurfp_csv(path: str | Path) -> list[Protein]:
+    import pandas as pd  # imported here: prediction start-up does not need it
+
     try:
         df = pd.read_csv(path, skipinitialspace=True, dtype=str)
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
