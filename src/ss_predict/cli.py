@@ -39,7 +39,7 @@ def _hydra_entry(config_name: str, task, argv: list[str]) -> None:
 
     from .config import load_config
 
-    if not any(a in ("-m", "--multirun") or a.startswith("-") for a in argv):
+    if not any(a.startswith("-") for a in argv):  # -m sweeps and --help go straight to Hydra
         load_config(config_name, argv)
 
     @hydra.main(config_path="pkg://ss_predict.configs", config_name=config_name, version_base="1.3")
