@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -89,23 +88,30 @@ def train_speed(model, data: EncodedSet, device, steps: int, max_tokens: int) ->
     return seen / (time.perf_counter() - t0), peak
 
 
-def cli(args: list[str], env=None) -> tuple[float, float, subprocess.CompletedProcess]:
-    """Wall seconds and peak RSS (MiB) of one ss-predict process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+_WRAP = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(r.returncode)")
+
+
+def cli(args: list[str], env=None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one ss-predict process.
+
+    The process is started from a small wrapper interpreter: a child forked from this (large)
+    benchmark process would count the parent's memory in its own peak.
+    """
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "ss_predict", *args], capture_output=True, text=True, env=env)
+    r = subprocess.run([sys.executable, "-c", _WRAP, sys.executable, "-m", "ss_predict", *args],
+                       capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if r.returncode:
         raise SystemExit(f"ss-predict failed: {r.stderr}")
-    return wall, max(peak, before) / 1024, r
+    return wall, int(r.stderr.strip().splitlines()[-1]) / 1024
 
 
 def scaling(threads: int) -> dict:
     """Training residues/s of the same 1-epoch job with 1 rank and with 2 ranks (gloo on CPU, NCCL on GPUs)."""
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        common = ["data=default", "data.train.limit=400", "data.valid.limit=50", "trainer.max_epochs=1",
+        common = ["data=default", "++data.train.limit=400", "++data.valid.limit=50", "trainer.max_epochs=1",
                   "trainer.progress=false", "trainer.tensorboard=false", "model=cnn_bigru"]
         for n in (1, 2):
             env = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // n)))
@@ -129,6 +135,8 @@ def main() -> None:
     ap.add_argument("--models", default="phd,dilated_cnn,cnn_bigru")
     ap.add_argument("--train-steps", type=int, default=20)
     ap.add_argument("--skip-cli", action="store_true")
+    ap.add_argument("--checkpoints", nargs="*", default=[],
+                    help="also time CPU prediction with these trained checkpoints (NAME=PATH or PATH), 1 run each")
     ap.add_argument("--scaling", action="store_true",
                     help="also train 1 epoch on 400 chains with 1 and with 2 torchrun ranks and compare residues/s")
     ap.add_argument("--out", default="outputs/bench.json")
@@ -138,7 +146,7 @@ def main() -> None:
     data = EncodedSet(proteins, "onehot")
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     rows = []
-    for name in [*a.models.split(","), "default"]:
+    for name in [m for m in a.models.split(",") if m] + (["default"] if a.models else []):
         if name == "default":
             models, _ = load_predictor("default", torch.device("cpu"))
             model = models[0]
@@ -156,6 +164,13 @@ def main() -> None:
             row["train_res_s_cpu"], _ = train_speed(model, data, torch.device("cpu"), max(3, a.train_steps // 4), 16384)
         rows.append(row)
         print(json.dumps(row), flush=True)
+    for spec in a.checkpoints:
+        name, _, path = spec.rpartition("=")
+        models, _ = load_predictor(path, torch.device("cpu"))
+        row = {"model": name or Path(path).parent.name, "parameters": sum(b.numel() for b in models[0].state_dict().values()),
+               "infer_res_s_cpu": infer_speed(models, data, torch.device("cpu"), 1, 32768)}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     report = {"machine": platform.processor() or platform.machine(), "threads": a.threads,
               "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
               "torch": torch.__version__, "models": rows}
@@ -169,12 +184,11 @@ def main() -> None:
             cb.write_text("".join(f">{p.id.replace('|', '_')}\n{p.sequence}\n" for p in proteins))
             tiny = Path(tmp) / "one.fasta"
             tiny.write_text(">one\nMKV\n")
-            # first child process: ru_maxrss of children is then this run's peak
-            _, peak, _ = cli([str(long), "--device", "cpu", "--threads", str(a.threads), "-o", f"{tmp}/l.ss2"], env)
+            _, peak = cli([str(long), "--device", "cpu", "--threads", str(a.threads), "-o", f"{tmp}/l.ss2"], env)
             report["peak_rss_mib_40k"] = peak
-            w, _, _ = cli([str(tiny), "--device", "cpu", "--threads", str(a.threads), "-o", f"{tmp}/o1.ss2"], env)
+            w, _ = cli([str(tiny), "--device", "cpu", "--threads", str(a.threads), "-o", f"{tmp}/o1.ss2"], env)
             report["startup_s"] = w
-            w, _, _ = cli([str(cb), "--device", "cpu", "--threads", str(a.threads), "-o", f"{tmp}/cb.ss2"], env)
+            w, _ = cli([str(cb), "--device", "cpu", "--threads", str(a.threads), "-o", f"{tmp}/cb.ss2"], env)
             report["cb513_end_to_end_s"] = w
             report["cb513_residues"] = int(data.lengths.sum())
     if a.scaling:
