@@ -42,7 +42,7 @@ def main() -> None:
         for s in sets:
             r = rep["results"].get(s)
             cells.append(f"{r['q3']:.1f} / {r['q8']:.1f} / {r['sov3']:.1f}" if r else "")
-        print(f"| {name} | {params or ''} | {epochs or ''} | {f'{train_s:.0f}' if hist else ''} | "
+        print(f"| {name} | {params or ''} | {epochs or ''} | {f'{train_s:.0f}' if epochs else ''} | "
               f"{'' if speed is None else f'{speed:,.0f}'} | "
               f"{'' if infer.get(name) is None else f'{infer[name]:,.0f}'} | " + " | ".join(cells) + " |")
 
