@@ -81,10 +81,6 @@ class EncodedSet:
                           None if p.ss3 is None else p.ss3[s:e]))
         return collate(items, idx)
 
-    def eval_batches(self, max_tokens: int):
-        for idx in length_batches(self.lengths, max_tokens):
-            yield self.batch(idx)
-
     def plan_epoch(self, max_tokens: int, crop: int, rng: np.random.Generator) -> list[tuple[list[int], list]]:
         """One shuffled epoch as (indices, crops) per batch: chains longer than `crop` get a random window.
 

@@ -71,12 +71,3 @@ def parse_fasta(path: str | Path, skip_invalid: bool = False) -> tuple[list[Prot
 
 def read_fasta(path: str | Path) -> list[Protein]:
     return parse_fasta(path)[0]
-
-
-def read_fasta_dict(path: str | Path) -> dict[str, str]:
-    """id -> raw text of each record (used for label files written as FASTA)."""
-    out = {}
-    with open(path) as fh:
-        for title, seq in SimpleFastaParser(fh):
-            out[title.split()[0]] = seq.strip()
-    return out
