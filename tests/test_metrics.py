@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ss_predict.alphabet import SS3, SS8, SS8_TO_SS3, parse_ss3, parse_ss8, ss8_to_ss3, ss8_to_ss3_matrix
+from ss_predict.alphabet import SS3, SS8_TO_SS3, parse_ss3, parse_ss8, ss8_to_ss3, ss8_to_ss3_matrix
 from ss_predict.metrics import confusion, evaluate_predictions, per_class, sov99
 
 

@@ -9,7 +9,7 @@ import pytest
 from ss_predict.alphabet import SS3, SS8
 from ss_predict.cli import predict_main
 from ss_predict.config import load_config
-from ss_predict.predict import bundled_models
+from ss_predict.checkpoint import bundled_models
 from ss_predict.train import train
 
 FASTA = ">p1 first\nMKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK\n>p2\nGSHMSEQLTEEQIAEFKEAFSLFDKDGDGTITTKELGTVMRSL\n>p3\nACDW\n"

@@ -17,6 +17,7 @@ from .io_utils import atomic_path
 from .models import create_model
 
 FORMAT = "ss-predict-checkpoint/1"
+WEIGHTS = Path(__file__).parent / "weights"  # bundled models, by name
 
 
 def alphabet_dict() -> dict:
@@ -73,3 +74,29 @@ def build_model(ckpt: dict) -> torch.nn.Module:
     except RuntimeError as e:
         raise UserError(f"checkpoint weights do not fit model '{m['name']}': {str(e).splitlines()[0]}") from None
     return model.eval()
+
+
+def bundled_models() -> list[str]:
+    return sorted(p.stem for p in WEIGHTS.glob("*.pt"))
+
+
+def model_path(name_or_path: str) -> Path:
+    """A bundled model name (see bundled_models()) or a checkpoint path."""
+    p = Path(name_or_path)
+    if p.suffix == ".pt" or p.exists() or "/" in name_or_path:
+        return p
+    bundled = WEIGHTS / f"{name_or_path}.pt"
+    if not bundled.exists():
+        raise UserError(f"no bundled model '{name_or_path}' (bundled: {', '.join(bundled_models()) or 'none'}) "
+                        "and no such file")
+    return bundled
+
+
+def load_models(specs: list[str], device: torch.device) -> tuple[list[torch.nn.Module], dict]:
+    """Models of one or more bundled names / checkpoint paths (which must share a feature spec) and the
+    first checkpoint; their probabilities are meant to be averaged."""
+    ckpts = [load_checkpoint(model_path(s)) for s in specs]
+    names = {c["features"]["name"] for c in ckpts}
+    if len(names) > 1:
+        raise UserError(f"models use different feature specs {sorted(names)}; cannot average them")
+    return [build_model(c).to(device) for c in ckpts], ckpts[0]

@@ -4,24 +4,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from .batching import EncodedSet
-from .checkpoint import build_model, load_checkpoint
+from .checkpoint import load_models, model_path
 from .errors import UserError
 from .inference import predict_sets, resolve_device, to_ss3
 from .io_utils import atomic_write_text
 from .metrics import score_proteins
 from .train import load_split
-
-
-def load_models(paths: list[str], device) -> tuple[list, dict]:
-    """Models of one or more checkpoints (which must share a feature spec) and the first checkpoint."""
-    ckpts = [load_checkpoint(p) for p in paths]
-    specs = {c["features"]["name"] for c in ckpts}
-    if len(specs) > 1:
-        raise UserError(f"checkpoints use different feature specs {sorted(specs)}; they cannot be averaged")
-    return [build_model(c).to(device) for c in ckpts], ckpts[0]
 
 
 def evaluate_sets(models: list, feature_spec: str, sets: dict[str, list], device, max_tokens: int) -> dict:
@@ -48,9 +39,9 @@ def run_eval(cfg: DictConfig) -> dict:
     if not cfg.checkpoint:
         raise UserError("give checkpoint=PATH (or a list: checkpoint=[a.pt,b.pt] to average models)")
     paths = [cfg.checkpoint] if isinstance(cfg.checkpoint, str) else list(cfg.checkpoint)
-    paths = [_resolve_model_path(p) for p in paths]
     device = resolve_device(cfg.device)
     models, ckpt = load_models(paths, device)
+    paths = [model_path(p) for p in paths]
     sets = {}
     for name, spec in cfg.data.items():
         if not isinstance(spec, DictConfig) or "path" not in spec:
@@ -64,8 +55,3 @@ def run_eval(cfg: DictConfig) -> dict:
     print(format_table(results))
     print(f"[ss-eval] wrote {out}")
     return report
-
-
-def _resolve_model_path(p: str) -> str:
-    from .predict import model_path
-    return str(model_path(p))

@@ -8,41 +8,20 @@ import torch
 from tqdm import tqdm
 
 from .batching import EncodedSet
-from .checkpoint import build_model, load_checkpoint
+from .checkpoint import load_models
 from .errors import UserError
 from .features import uses_profile
-from .inference import predict_sets, resolve_device, to_ss3
+from .inference import predict_sets, to_ss3
 from .io_utils import atomic_write_text
 from .outputs import EXTENSIONS, Prediction, render
 from .records import Protein
 
-WEIGHTS = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "default"
-
-
-def bundled_models() -> list[str]:
-    return sorted(p.stem for p in WEIGHTS.glob("*.pt"))
-
-
-def model_path(name_or_path: str) -> Path:
-    """A bundled model name (see bundled_models()) or a checkpoint path."""
-    p = Path(name_or_path)
-    if p.suffix == ".pt" or p.exists() or "/" in name_or_path:
-        return p
-    bundled = WEIGHTS / f"{name_or_path}.pt"
-    if not bundled.exists():
-        raise UserError(f"no bundled model '{name_or_path}' (bundled: {', '.join(bundled_models()) or 'none'}) "
-                        "and no such file")
-    return bundled
 
 
 def load_predictor(spec: str, device: torch.device) -> tuple[list[torch.nn.Module], dict]:
     """`spec`: one model name/path, or several joined by commas (their probabilities are averaged)."""
-    ckpts = [load_checkpoint(model_path(s.strip())) for s in spec.split(",") if s.strip()]
-    names = {c["features"]["name"] for c in ckpts}
-    if len(names) > 1:
-        raise UserError(f"models use different feature specs {sorted(names)}; cannot average them")
-    return [build_model(c).to(device) for c in ckpts], ckpts[0]
+    return load_models([s.strip() for s in spec.split(",") if s.strip()], device)
 
 
 def predict_proteins(proteins: list[Protein], models: list, feature_spec: str, device: torch.device,

@@ -18,6 +18,7 @@ from .errors import UserError
 from .features import spec_dict
 from .formats import read_any
 from .inference import autocast, predict_sets, resolve_device, to_ss3
+from .io_utils import atomic_write_text
 from .losses import ss_loss
 from .metrics import score_proteins
 from .models import create_model
@@ -141,8 +142,8 @@ def fit_classical(cfg, model, model_cfg, features, train_set, valid_set, run_dir
         save_checkpoint(run_dir / name, model=model, model_cfg=model_cfg, features=features,
                         config=OmegaConf.to_container(cfg, resolve=True), metrics=metrics, epoch=1,
                         manifest_sha256=manifest_hash(cfg.data.train))
-    (run_dir / "summary.json").write_text(json.dumps({"best": metrics, "history": [metrics],
-                                                       "parameters": model.n_parameters()}, indent=1))
+    atomic_write_text(run_dir / "summary.json", json.dumps({"best": metrics, "history": [metrics],
+                                                            "parameters": model.n_parameters()}, indent=1))
     print(f"[ss-train] {model_cfg['name']}: fitted on {len(keep):,} windows in {fit_s:.1f} s; valid Q3 "
           f"{metrics['q3']:.2f} Q8 {metrics['q8']:.2f}", flush=True)
     return metrics
@@ -175,6 +176,8 @@ def train(cfg: DictConfig) -> dict:
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     model = create_model(model_cfg["name"], features["n_features"], **(model_cfg.get("kwargs") or {})).to(device)
     if getattr(model, "classical", False):
+        if dinfo.enabled:
+            raise UserError(f"model '{model_cfg['name']}' is fitted by scikit-learn in one process; run it without torchrun")
         return fit_classical(cfg, model, model_cfg, features, train_set, valid_set, run_dir)
     opt = torch.optim.AdamW(model.parameters(), lr=float(t.lr), weight_decay=float(t.weight_decay))
     rng = np.random.default_rng(int(cfg.seed))
@@ -318,8 +321,8 @@ def train(cfg: DictConfig) -> dict:
             writer.close()
     best = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
     if dinfo.main:
-        (run_dir / "summary.json").write_text(json.dumps({"best": best, "history": state["history"],
-                                                           "parameters": model.n_parameters()}, indent=1))
+        atomic_write_text(run_dir / "summary.json", json.dumps({"best": best, "history": state["history"],
+                                                                "parameters": model.n_parameters()}, indent=1))
     return best
 
 
