@@ -147,21 +147,21 @@ def main() -> None:
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     rows = []
     for name in [m for m in a.models.split(",") if m] + (["default"] if a.models else []):
-        if name == "default":
+        if name == "default":  # the bundled model: every member of its ensemble, as ss-predict runs it
             models, _ = load_predictor("default", torch.device("cpu"))
-            model = models[0]
         else:
-            model = model_from_config(name)
-        row = {"model": name, "parameters": sum(p.numel() for p in model.parameters())}
+            models = [model_from_config(name)]
+        row = {"model": name, "members": len(models),
+               "parameters": sum(p.numel() for m in models for p in m.parameters())}
         for dev in devices:
-            m = model.to(dev).eval()
+            ms = [m.to(dev).eval() for m in models]
             mt = 32768 if dev.type == "cpu" else 262144
-            row[f"infer_res_s_{dev.type}"] = infer_speed([m], data, dev, a.repeats, mt)
-            if dev.type == "cuda":
+            row[f"infer_res_s_{dev.type}"] = infer_speed(ms, data, dev, a.repeats, mt)
+            if dev.type == "cuda":  # training speed of one member (ensemble members train one at a time)
                 row["train_res_s_cuda"], row["train_peak_mib_cuda"] = train_speed(
-                    model, data, dev, a.train_steps, 65536)
+                    models[0], data, dev, a.train_steps, 65536)
         if "cuda" not in [d.type for d in devices]:
-            row["train_res_s_cpu"], _ = train_speed(model, data, torch.device("cpu"), max(3, a.train_steps // 4), 16384)
+            row["train_res_s_cpu"], _ = train_speed(models[0], data, torch.device("cpu"), max(3, a.train_steps // 4), 16384)
         rows.append(row)
         print(json.dumps(row), flush=True)
     for spec in a.checkpoints:
@@ -194,7 +194,7 @@ def main() -> None:
     if a.scaling:
         report["scaling"] = scaling(a.threads)
     print()
-    keys = sorted({k for r in rows for k in r} - {"model", "parameters"})
+    keys = sorted({k for r in rows for k in r} - {"model", "parameters", "members"})
     print(f"{'model':<14}{'params':>10}" + "".join(f"{k:>22}" for k in keys))
     for r in rows:
         print(f"{r['model']:<14}{r['parameters']:>10,}" + "".join(f"{r.get(k, float('nan')):>22,.0f}" for k in keys))

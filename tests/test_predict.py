@@ -150,3 +150,23 @@ def test_bundled_model_is_really_trained(data_root):
                         torch.device("cpu"), 32768)["casp12"]
     assert res["residues_scored"] == 12442
     assert res["q3"] > 68 and res["q8"] > 52
+
+
+def test_ensemble_file_equals_comma_average(fasta, tiny_ckpt, tmp_path):
+    """One ensemble file predicts exactly what its members averaged on the command line predict."""
+    import torch
+
+    from ss_predict.checkpoint import load_checkpoint, members, model_path, save_ensemble
+
+    ens = tmp_path / "ens.pt"
+    save_ensemble(ens, ["default", tiny_ckpt], metrics={"valid": {"q3": 1.0}})
+    ckpt = load_checkpoint(ens)  # weights_only load of a plain nested dict
+    n_default = len(members(load_checkpoint(model_path("default"))))
+    assert len(ckpt["members"]) == n_default + 1 and ckpt["members"][-1]["model"]["name"] == "dilated_cnn"
+    assert all("train_state" not in m for m in ckpt["members"])
+    a = run(str(fasta), "--model", str(ens), "-f", "json")
+    b = run(str(fasta), "--model", f"default,{tiny_ckpt}", "-f", "json")
+    assert a.returncode == 0 and a.stdout == b.stdout
+    one = run(str(fasta), "--model", str(tiny_ckpt), "-f", "json")
+    assert json.loads(one.stdout)[0]["p8"] != json.loads(a.stdout)[0]["p8"]
+    assert torch.load(ens, weights_only=True)["metrics"]["valid"]["q3"] == 1.0

@@ -3,6 +3,9 @@
 {"format", "model": {"name", "kwargs"}, "features": spec dict, "alphabet": {...}, "state_dict",
  "config" (resolved, plain dict), "metrics", "epoch", "data_manifest_sha256", "code_version",
  optional "train_state" (optimizer, scheduler, RNG, early-stopping state; in `last.pt` only)}
+
+An ensemble file holds several such checkpoints (without train state) whose probabilities are averaged:
+{"format": ENSEMBLE_FORMAT, "features", "alphabet", "members": [checkpoint, ...], "metrics", "code_version"}
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from .io_utils import atomic_path
 from .models import create_model
 
 FORMAT = "ss-predict-checkpoint/1"
+ENSEMBLE_FORMAT = "ss-predict-ensemble/1"
 WEIGHTS = Path(__file__).parent / "weights"  # bundled models, by name
 
 
@@ -58,11 +62,29 @@ def load_checkpoint(path: str | Path) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for corrupt or foreign files
         raise UserError(f"{path}: not a readable ss-predict checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+    if not isinstance(ckpt, dict) or ckpt.get("format") not in (FORMAT, ENSEMBLE_FORMAT):
         raise UserError(f"{path}: not an ss-predict checkpoint (format {ckpt.get('format') if isinstance(ckpt, dict) else '?'})")
     if ckpt["alphabet"]["residues"] != RESIDUES or ckpt["alphabet"]["ss8"] != SS8:
         raise UserError(f"{path}: checkpoint uses another residue or state alphabet")
     return ckpt
+
+
+def members(ckpt: dict) -> list[dict]:
+    """The single checkpoints inside a loaded file (one for a plain checkpoint)."""
+    return list(ckpt["members"]) if ckpt["format"] == ENSEMBLE_FORMAT else [ckpt]
+
+
+def save_ensemble(path: str | Path, sources: list[str | Path], metrics: dict | None = None) -> dict:
+    """Write one file holding the models of `sources` (checkpoints or ensembles) for averaging."""
+    parts = [m for s in sources for m in members(load_checkpoint(model_path(str(s))))]
+    if len({m["features"]["name"] for m in parts}) > 1:
+        raise UserError("ensemble members use different feature specs; cannot average them")
+    ens = {"format": ENSEMBLE_FORMAT, "features": parts[0]["features"], "alphabet": alphabet_dict(),
+           "members": [{k: v for k, v in m.items() if k != "train_state"} for m in parts],
+           "metrics": metrics or {}, "code_version": __version__}
+    with atomic_path(path) as tmp:
+        torch.save(ens, tmp)
+    return ens
 
 
 def build_model(ckpt: dict) -> torch.nn.Module:
@@ -95,7 +117,7 @@ def model_path(name_or_path: str) -> Path:
 def load_models(specs: list[str], device: torch.device) -> tuple[list[torch.nn.Module], dict]:
     """Models of one or more bundled names / checkpoint paths (which must share a feature spec) and the
     first checkpoint; their probabilities are meant to be averaged."""
-    ckpts = [load_checkpoint(model_path(s)) for s in specs]
+    ckpts = [m for s in specs for m in members(load_checkpoint(model_path(s)))]
     names = {c["features"]["name"] for c in ckpts}
     if len(names) > 1:
         raise UserError(f"models use different feature specs {sorted(names)}; cannot average them")

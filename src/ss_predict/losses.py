@@ -6,28 +6,37 @@ import torch.nn.functional as F
 
 from .alphabet import SS8_TO_SS3_INDEX
 
+_GROUP_MASKS: dict[torch.device, torch.Tensor] = {}
+
+
+def _group_mask(device: torch.device) -> torch.Tensor:
+    """(3, 8) additive mask: 0 where the 8-state belongs to the 3-state, -inf elsewhere (cached per device,
+    so a training step copies nothing to the GPU)."""
+    if device not in _GROUP_MASKS:
+        idx = torch.as_tensor(SS8_TO_SS3_INDEX)
+        member = idx.unsqueeze(0) == torch.arange(3).unsqueeze(1)
+        _GROUP_MASKS[device] = torch.zeros(3, 8).masked_fill(~member, float("-inf")).to(device)
+    return _GROUP_MASKS[device]
+
 
 def ss_loss(logits: torch.Tensor, y8: torch.Tensor, y3: torch.Tensor, label_smoothing: float = 0.0,
-            weight3: float = 1.0) -> tuple[torch.Tensor, int]:
-    """Mean loss over scored residues, and their number.
+            weight3: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss over scored residues, and their number (a 0-d tensor).
 
     Residues with an 8-state label use CE over 8 states; residues with only a 3-state label use CE of
     the 3-state marginal log p3 = logsumexp of the 8-state log-probabilities in each group.
+    Written with masks instead of boolean indexing, so on CUDA it never waits for the GPU.
     """
     logits = logits.float()
-    logp8 = F.log_softmax(logits, dim=-1)
     has8 = y8 >= 0
     only3 = (~has8) & (y3 >= 0)
-    total = logits.sum() * 0.0  # keeps the graph when no residue is scored (DDP needs every rank's backward)
-    if has8.any():
-        total = total + F.cross_entropy(logits[has8], y8[has8], reduction="sum", label_smoothing=label_smoothing)
-    if only3.any():
-        idx = torch.as_tensor(SS8_TO_SS3_INDEX, device=logits.device)
-        lp = logp8[only3]
-        logp3 = torch.stack([torch.logsumexp(lp[:, idx == k], dim=-1) for k in range(3)], dim=-1)
-        nll = -logp3.gather(1, y3[only3].unsqueeze(1)).squeeze(1)
-        if label_smoothing:
-            nll = (1 - label_smoothing) * nll - label_smoothing * logp3.mean(-1)
-        total = total + weight3 * nll.sum()
-    n = int(has8.sum() + only3.sum())
-    return total / max(n, 1), n
+    ce8 = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y8.clamp(min=0).reshape(-1), reduction="none",
+                          label_smoothing=label_smoothing).view_as(y8)
+    logp8 = F.log_softmax(logits, dim=-1)
+    logp3 = torch.logsumexp(logp8.unsqueeze(-2) + _group_mask(logits.device), dim=-1)  # (..., 3)
+    nll3 = -logp3.gather(-1, y3.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    if label_smoothing:
+        nll3 = (1 - label_smoothing) * nll3 - label_smoothing * logp3.mean(-1)
+    total = torch.where(has8, ce8, 0.0).sum() + weight3 * torch.where(only3, nll3, 0.0).sum()
+    n = has8.sum() + only3.sum()
+    return total / n.clamp(min=1), n

@@ -275,8 +275,8 @@ def train(cfg: DictConfig) -> dict:
                 state["step"] += 1
                 seen += sum(batch.lengths)
                 if state["step"] % int(t.log_every) == 0 or bar.n == 0:  # one sync per log step
-                    part = loss.item() * (n_global / dinfo.world if dinfo.enabled else n)
-                    loss_sum, loss_n = loss_sum + part, loss_n + (n_global / dinfo.world if dinfo.enabled else n)
+                    n_here = n_global / dinfo.world if dinfo.enabled else int(n)
+                    loss_sum, loss_n = loss_sum + loss.item() * n_here, loss_n + n_here
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_sum / max(loss_n, 1):.3f}",
                                 res_s=f"{seen / (time.perf_counter() - t0):,.0f}", refresh=False)
