@@ -167,7 +167,8 @@ def main() -> None:
     for spec in a.checkpoints:
         name, _, path = spec.rpartition("=")
         models, _ = load_predictor(path, torch.device("cpu"))
-        row = {"model": name or Path(path).parent.name, "parameters": sum(b.numel() for b in models[0].state_dict().values()),
+        row = {"model": name or Path(path).parent.name, "members": len(models),
+               "parameters": sum(b.numel() for m in models for b in m.state_dict().values()),
                "infer_res_s_cpu": infer_speed(models, data, torch.device("cpu"), 1, 32768)}
         rows.append(row)
         print(json.dumps(row), flush=True)

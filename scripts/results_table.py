@@ -17,9 +17,10 @@ def main() -> None:
     ap.add_argument("--bench", default="outputs/bench_models.json",
                     help="output of scripts/bench.py --checkpoints (prediction res/s per model)")
     a = ap.parse_args()
-    infer = {}
+    infer, bench_params = {}, {}
     if Path(a.bench).exists():
-        infer = {r["model"]: r.get("infer_res_s_cpu") for r in json.loads(Path(a.bench).read_text())["models"]}
+        for r in json.loads(Path(a.bench).read_text())["models"]:
+            infer[r["model"]], bench_params[r["model"]] = r.get("infer_res_s_cpu"), r.get("parameters")
     rows = []
     for f in sorted(Path(a.eval).glob("*.json")):
         rep = json.loads(f.read_text())
@@ -29,7 +30,7 @@ def main() -> None:
         hist = s.get("history", [])
         train_s = sum(h.get("epoch_seconds", h.get("fit_seconds", 0)) for h in hist)
         speed = hist[-1].get("residues_per_s") if hist else None
-        rows.append((name, rep, s.get("parameters"), train_s, speed, len(hist)))
+        rows.append((name, rep, s.get("parameters") or bench_params.get(name), train_s, speed, len(hist)))
     sets = sorted({k for _, rep, *_ in rows for k in rep["results"]},
                   key=lambda k: ["cb513", "ts115", "casp12", "casp10", "casp11"].index(k)
                   if k in ["cb513", "ts115", "casp12", "casp10", "casp11"] else 9)
