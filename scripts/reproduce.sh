@@ -14,12 +14,13 @@ if [[ $stage == default || $stage == all ]]; then
   ss-train experiment=default_model trainer.progress=false
   ss-train experiment=default_model seed=1 name=default_model_s1 trainer.progress=false
   ss-train experiment=dilated_cnn trainer.progress=false
+  ss-train experiment=dilated_cnn seed=1 trainer.progress=false
   ss-train experiment=phd trainer.progress=false
   python scripts/select_ensemble.py --max-members 3 --out src/ss_predict/weights/default.pt \
     default_model=$R/default_model/best.pt default_model_s1=$R/default_model_s1/best.pt \
-    dilated_cnn_s0=$R/dilated_cnn_s0/best.pt phd_s0=$R/phd_s0/best.pt
+    dilated_cnn_s0=$R/dilated_cnn_s0/best.pt dilated_cnn_s1=$R/dilated_cnn_s1/best.pt phd_s0=$R/phd_s0/best.pt
   ss-eval checkpoint=src/ss_predict/weights/default.pt "$SETS" output=outputs/eval/default.json
-  for m in default_model default_model_s1 dilated_cnn_s0 phd_s0; do
+  for m in default_model default_model_s1 dilated_cnn_s0 dilated_cnn_s1 phd_s0; do
     ss-eval checkpoint=$R/$m/best.pt "$SETS" output=outputs/eval/$m.json
   done
 fi
@@ -38,7 +39,7 @@ if [[ $stage == eval || $stage == baselines || $stage == all ]]; then
   done
   # prediction speed of every trained checkpoint, then the README table
   ck=(default=src/ss_predict/weights/default.pt)
-  for m in default_model default_model_s1 dilated_cnn_s0 phd_s0 nextstep_cnn gnb tree linear_svm rbf_svc knn; do
+  for m in default_model default_model_s1 dilated_cnn_s0 dilated_cnn_s1 phd_s0 nextstep_cnn gnb tree linear_svm rbf_svc knn; do
     ck+=("$m=$R/$m/best.pt")
   done
   python scripts/bench.py --threads 2 --models "" --skip-cli --checkpoints "${ck[@]}" --out outputs/bench_models.json
