@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from ss_predict.alphabet import SS3, SS8
+from ss_predict.checkpoint import bundled_models
 from ss_predict.cli import predict_main
 from ss_predict.config import load_config
-from ss_predict.checkpoint import bundled_models
 from ss_predict.train import train
 
 FASTA = ">p1 first\nMKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK\n>p2\nGSHMSEQLTEEQIAEFKEAFSLFDKDGDGTITTKELGTVMRSL\n>p3\nACDW\n"
@@ -156,7 +156,12 @@ def test_ensemble_file_equals_comma_average(fasta, tiny_ckpt, tmp_path):
     """One ensemble file predicts exactly what its members averaged on the command line predict."""
     import torch
 
-    from ss_predict.checkpoint import load_checkpoint, members, model_path, save_ensemble
+    from ss_predict.checkpoint import (
+        load_checkpoint,
+        members,
+        model_path,
+        save_ensemble,
+    )
 
     ens = tmp_path / "ens.pt"
     save_ensemble(ens, ["default", tiny_ckpt], metrics={"valid": {"q3": 1.0}})
