@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from ss_predict.checkpoint import save_ensemble
-from ss_predict.errors import UserError
+from ss_predict.cli import guarded
 
 
+@guarded  # a bad path or mixed feature specs: one line, exit 2
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("output")
@@ -24,10 +24,7 @@ def main() -> None:
     ap.add_argument("--metrics", help="ss-eval JSON report (its 'results' are stored as the file's metrics)")
     a = ap.parse_args()
     metrics = json.loads(Path(a.metrics).read_text())["results"] if a.metrics else None
-    try:
-        ens = save_ensemble(a.output, a.members, metrics)
-    except UserError as e:
-        sys.exit(f"error: {e}")
+    ens = save_ensemble(a.output, a.members, metrics)
     names = ", ".join(m["model"]["name"] for m in ens["members"])
     print(f"wrote {a.output}: {len(ens['members'])} models ({names}), {Path(a.output).stat().st_size / 1e6:.1f} MB")
 

@@ -20,13 +20,16 @@ import torch
 
 from ss_predict.batching import EncodedSet
 from ss_predict.checkpoint import load_models, save_ensemble
+from ss_predict.cli import guarded
 from ss_predict.config import load_config
+from ss_predict.errors import UserError
 from ss_predict.inference import predict_sets, to_ss3
 from ss_predict.io_utils import atomic_write_text
 from ss_predict.metrics import score_proteins
 from ss_predict.train import load_split
 
 
+@guarded  # a bad candidate or path: one line, exit 2
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("candidates", nargs="+", help="NAME=checkpoint.pt")
@@ -36,6 +39,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    bad = [c for c in a.candidates if "=" not in c]
+    if bad:
+        raise UserError(f"candidate '{bad[0]}' is not NAME=checkpoint.pt")
     cands = dict(c.split("=", 1) for c in a.candidates)
     valid = load_split(load_config("train", []).data.valid)
     features = None
@@ -43,7 +49,7 @@ def main() -> None:
     for name, path in cands.items():
         models, ckpt = load_models([path], torch.device("cpu"))
         if features not in (None, ckpt["features"]["name"]):
-            raise SystemExit(f"error: {name} uses features {ckpt['features']['name']}, others {features}")
+            raise UserError(f"{name} uses features {ckpt['features']['name']}, the others {features}")
         features = ckpt["features"]["name"]
         probs[name] = predict_sets(models, EncodedSet(valid, features), torch.device("cpu"))
     rows = []

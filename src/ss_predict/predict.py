@@ -16,8 +16,6 @@ from .io_utils import atomic_write_text
 from .outputs import EXTENSIONS, Prediction, render
 from .records import Protein
 
-DEFAULT_MODEL = "default"
-
 
 def load_predictor(spec: str, device: torch.device) -> tuple[list[torch.nn.Module], dict]:
     """`spec`: one model name/path, or several joined by commas (their probabilities are averaged)."""
