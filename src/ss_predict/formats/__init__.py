@@ -13,9 +13,11 @@ from .processed import read_processed
 from .scratch import read_scratch
 from .three_line import read_three_line, write_three_line
 from .zhou import read_zhou, write_zhou
+from .zhou_csv import is_zhou_csv, read_zhou_csv
 
 READERS = {
     "zhou": read_zhou,
+    "zhou_csv": read_zhou_csv,
     "casp_h5": read_casp_h5,
     "netsurfp_csv": read_netsurfp_csv,
     "three_line": read_three_line,
@@ -46,7 +48,7 @@ def detect(path: str | Path) -> str:
     if name.endswith((".h5", ".hdf5")):
         return "casp_h5"
     if name.endswith(".csv"):
-        return "netsurfp_csv"
+        return "zhou_csv" if is_zhou_csv(path) else "netsurfp_csv"
     if name == "proteins.fa" and (path.parent / "SSpro8.dssp").exists():
         return "scratch"
     if name == "sampled.fasta" and (path.parent / "mask.fasta").exists():
