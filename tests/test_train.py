@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -53,6 +54,23 @@ def test_resume_continues_exactly(tmp_path, out_dir):
     assert a["metrics"]["q3"] == b["metrics"]["q3"]
 
 
+def test_max_minutes_stops_after_the_epoch_and_resumes(tmp_path, out_dir):
+    """A budget the first epoch crosses stops there with a resumable last.pt; resuming ends like a straight run."""
+    train(_cfg(tmp_path / "a", "trainer.max_epochs=3"))
+    best = train(_cfg(tmp_path / "b", "trainer.max_epochs=3", "trainer.max_minutes=0.0001"))
+    summary = json.loads((tmp_path / "b/summary.json").read_text())
+    assert [h["epoch"] for h in summary["history"]] == [1] and best == summary["best"]
+    assert load_checkpoint(tmp_path / "b/best.pt")["epoch"] == 1
+    last = torch.load(tmp_path / "b/last.pt", weights_only=True)
+    assert last["epoch"] == 1 and last["train_state"]["state"]["step"] > 0
+    train(_cfg(tmp_path / "b", "trainer.max_epochs=3", "trainer.resume=auto", "trainer.max_minutes=60"))
+    a = torch.load(tmp_path / "a/last.pt", weights_only=True)
+    b = torch.load(tmp_path / "b/last.pt", weights_only=True)
+    assert a["epoch"] == b["epoch"] == 3
+    for k in a["state_dict"]:
+        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0)
+
+
 def test_same_seed_same_run(tmp_path, out_dir):
     for run in ("a", "b"):
         train(_cfg(tmp_path / run, "trainer.max_epochs=1",
@@ -90,7 +108,7 @@ def test_ss_train_cli_info_and_bad_key():
 def test_ctrl_c_saves_last(tmp_path, out_dir):
     import signal
     import time
-    proc = subprocess.Popen([sys.executable, "-m", "ss_predict.train", "data=tiny", "trainer=tiny",
+    proc = subprocess.Popen([sys.executable, "-m", "ss_predict.cli_train", "data=tiny", "trainer=tiny",
                              "trainer.max_epochs=500", f"run_dir={tmp_path}/run", "model=phd"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120

@@ -71,7 +71,7 @@ def _launch_torchrun(n: int) -> None:
     """`ss-train trainer.devices=N ...` re-runs itself as N torchrun ranks (one node)."""
     import subprocess
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
-           "-m", "ss_predict.train", *sys.argv[1:]]
+           "-m", "ss_predict.cli_train", *sys.argv[1:]]
     print(f"[ss-train] launching: {' '.join(cmd)}", flush=True)
     code = subprocess.call(cmd)
     if code:

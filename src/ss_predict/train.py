@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,246 @@ def fit_classical(cfg, model, model_cfg, features, train_set, valid_set, run_dir
     return metrics
 
 
+@dataclass
+class Run:
+    """What one training invocation holds; the pieces below read it and update `state`."""
+
+    cfg: DictConfig
+    dinfo: distributed.DistInfo
+    device: torch.device
+    features: dict
+    model_cfg: dict
+    model: torch.nn.Module
+    net: torch.nn.Module  # the model, or its DDP wrapper under torchrun
+    opt: torch.optim.Optimizer
+    ema: EMA | None
+    rng: np.random.Generator
+    train_set: EncodedSet
+    valid_set: EncodedSet
+    steps_per_epoch: int
+    state: dict = field(default_factory=lambda: {"epoch": 0, "step": 0, "best": -1.0, "best_epoch": 0,
+                                                 "bad_epochs": 0, "history": []})
+    writer: object = None  # TensorBoard SummaryWriter (rank 0, trainer.tensorboard)
+
+    @property
+    def t(self) -> DictConfig:
+        return self.cfg.trainer
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.cfg.run_dir)
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * int(self.t.max_epochs)
+
+
+def setup_device(t: DictConfig) -> tuple[distributed.DistInfo, torch.device]:
+    """Join torchrun's process group (if any) and pick this rank's device."""
+    dinfo, device = distributed.setup(t.device)
+    if not dinfo.enabled:
+        device = resolve_device(t.device)
+    return dinfo, device
+
+
+def load_data(cfg: DictConfig) -> tuple[EncodedSet, EncodedSet]:
+    """The encoded training and validation sets of cfg.data."""
+    if "train" not in cfg.data or "valid" not in cfg.data:
+        raise UserError("the data config needs 'train' and 'valid' entries (e.g. data=default)")
+    train_set = EncodedSet(load_split(cfg.data.train), cfg.features)
+    valid_set = EncodedSet(load_split(cfg.data.valid), cfg.features)
+    if not train_set.proteins or not valid_set.proteins:
+        raise UserError(f"empty training ({len(train_set.proteins)}) or validation ({len(valid_set.proteins)}) set")
+    return train_set, valid_set
+
+
+def make_run(cfg: DictConfig, dinfo, device, features: dict, model_cfg: dict, model, train_set, valid_set) -> Run:
+    """Optimizer, EMA, data-order generator and step count for a neural model."""
+    t = cfg.trainer
+    opt = torch.optim.AdamW(model.parameters(), lr=float(t.lr), weight_decay=float(t.weight_decay))
+    rng = np.random.default_rng(int(cfg.seed))
+    steps_per_epoch = len(train_set.plan_epoch(int(t.max_tokens), int(t.crop), np.random.default_rng(0)))
+    ema = EMA(model, float(t.ema_decay)) if float(t.ema_decay) > 0 else None
+    return Run(cfg=cfg, dinfo=dinfo, device=device, features=features, model_cfg=model_cfg, model=model, net=model,
+               opt=opt, ema=ema, rng=rng, train_set=train_set, valid_set=valid_set, steps_per_epoch=steps_per_epoch)
+
+
+def restore(run: Run, ckpt: dict) -> None:
+    """Continue from a last.pt: weights, optimizer, random generators, EMA and the epoch/step state.
+
+    The saved state is global, so resuming works with any number of ranks.
+    """
+    ts = ckpt["train_state"]
+    run.model.load_state_dict(ts["model"])
+    run.opt.load_state_dict(ts["optimizer"])
+    run.rng.bit_generator.state = ts["numpy_rng"]
+    torch.set_rng_state(ts["torch_rng"])
+    if run.ema is not None and ts.get("ema") is not None:
+        run.ema.shadow = ts["ema"]
+    run.state = ts["state"]
+
+
+def open_run_dir(run: Run) -> None:
+    """Rank 0: create the run folder, write the resolved config.yaml, open TensorBoard."""
+    if not run.dinfo.main:
+        return
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    if run.t.tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+        run.writer = SummaryWriter(str(run.run_dir / "tb"))
+    OmegaConf.save(run.cfg, run.run_dir / "config.yaml", resolve=True)
+
+
+def save(run: Run, name: str, metrics: dict, weights: dict | None = None, with_state: bool = False) -> None:
+    """Rank 0 writes run_dir/name: the weights (EMA ones when given), with the training state for last.pt."""
+    if not run.dinfo.main:
+        return
+    ts = None
+    if with_state:
+        ts = {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(),
+              "numpy_rng": run.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+              "ema": run.ema.shadow if run.ema else None, "state": run.state}
+    save_checkpoint(run.run_dir / name, model=run.model, model_cfg=run.model_cfg, features=run.features,
+                    config=OmegaConf.to_container(run.cfg, resolve=True), metrics=metrics, epoch=run.state["epoch"],
+                    manifest_sha256=manifest_hash(run.cfg.data.train), train_state=ts, state_dict=weights)
+
+
+def batch_loss(run: Run, b) -> tuple[torch.Tensor, torch.Tensor, float | None]:
+    """Forward one batch (already on the device): the loss to back-propagate, this rank's number of scored
+    residues (a 0-d tensor), and under torchrun the global number (None in one process)."""
+    t = run.t
+    with autocast(run.device, t.precision != "fp32"):
+        if getattr(run.model, "teacher_forcing", False):
+            logits = run.net(b.x, b.mask, y8=b.y8)
+        else:
+            logits = run.net(b.x, b.mask)
+    loss, n = ss_loss(logits, b.y8, b.y3, float(t.label_smoothing), float(t.loss3_weight))
+    n_global = None
+    if run.dinfo.enabled:  # mean over the global batch's residues (DDP averages gradients)
+        n_global = distributed.all_sum([float(n)], run.device)[0]
+        loss = loss * (n * run.dinfo.world / max(n_global, 1.0))
+    return loss, n, n_global
+
+
+def optimizer_step(run: Run, loss: torch.Tensor) -> None:
+    """Backward, clip, step, EMA update; counts the step."""
+    t = run.t
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if t.grad_clip:
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), float(t.grad_clip))
+    run.opt.step()
+    if run.ema is not None:
+        run.ema.update(run.model, run.state["step"])
+    run.state["step"] += 1
+
+
+def train_epoch(run: Run) -> dict:
+    """One pass over a freshly planned epoch; returns train_loss, residues_per_s, lr, epoch_seconds."""
+    t, dinfo, device, state = run.t, run.dinfo, run.device, run.state
+    run.net.train()
+    t0, seen, loss_sum, loss_n, lr = time.perf_counter(), 0, 0.0, 0, float("nan")
+    bar = tqdm(total=run.steps_per_epoch, desc=f"epoch {state['epoch'] + 1}/{t.max_epochs}",
+               disable=not (t.progress and dinfo.main), leave=False)
+    plan = run.train_set.plan_epoch(int(t.max_tokens), int(t.crop), run.rng)
+    empty = [False] * len(plan)
+    if dinfo.enabled:  # this rank's share of every global batch
+        plan, empty = shard_plan(plan, dinfo.rank, dinfo.world)
+    workers = int(t.num_workers) if device.type == "cuda" else 0
+    for batch, no_share in zip(epoch_loader(run.train_set, plan, workers, pin=device.type == "cuda"), empty):
+        if no_share:  # fewer chains than ranks: a 1-residue stand-in that scores nothing
+            batch.y8.fill_(-1)
+            batch.y3.fill_(-1)
+        lr = lr_at(state["step"], run.total_steps, int(t.warmup_steps), float(t.lr), t.schedule)
+        for g in run.opt.param_groups:
+            g["lr"] = lr
+        loss, n, n_global = batch_loss(run, batch.to(device, non_blocking=True))
+        optimizer_step(run, loss)
+        seen += sum(batch.lengths)
+        if state["step"] % int(t.log_every) == 0 or bar.n == 0:  # one sync per log step
+            n_here = n_global / dinfo.world if dinfo.enabled else int(n)
+            loss_sum, loss_n = loss_sum + loss.item() * n_here, loss_n + n_here
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_sum / max(loss_n, 1):.3f}",
+                        res_s=f"{seen / (time.perf_counter() - t0):,.0f}", refresh=False)
+    bar.close()
+    elapsed = time.perf_counter() - t0
+    loss_sum, loss_n, seen = distributed.all_sum([loss_sum, loss_n, float(seen)], device)
+    return {"train_loss": loss_sum / max(loss_n, 1), "residues_per_s": seen / elapsed, "lr": lr,
+            "epoch_seconds": elapsed}
+
+
+def validate(run: Run) -> tuple[dict, dict | None]:
+    """Validation metrics (of the EMA weights when trainer.ema_decay > 0), and those weights to save."""
+    max_tokens = int(run.t.eval_max_tokens)
+    if run.ema is None:
+        return evaluate_model(run.model, run.valid_set, run.device, max_tokens, run.dinfo), None
+    live = run.ema.swap_into(run.model)
+    metrics = evaluate_model(run.model, run.valid_set, run.device, max_tokens, run.dinfo)
+    weights = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+    run.model.load_state_dict(live)
+    return metrics, weights
+
+
+def end_epoch(run: Run, epoch_stats: dict) -> tuple[dict, bool]:
+    """Validate, record the epoch, save best.pt (when validation Q3 improved) and last.pt."""
+    state = run.state
+    state["epoch"] += 1
+    metrics, weights = validate(run)
+    metrics.update({"epoch": state["epoch"], **epoch_stats})
+    state["history"].append(metrics)
+    improved = metrics["q3"] > state["best"]
+    if improved:
+        state.update(best=metrics["q3"], best_epoch=state["epoch"], bad_epochs=0)
+        save(run, "best.pt", metrics, weights)
+    else:
+        state["bad_epochs"] += 1
+    save(run, "last.pt", metrics, weights, with_state=True)
+    return metrics, improved
+
+
+def log_epoch(run: Run, metrics: dict, improved: bool) -> None:
+    """TensorBoard scalars and one line on stdout (rank 0)."""
+    epoch, w = run.state["epoch"], run.writer
+    if w:
+        w.add_scalar("train/loss", metrics["train_loss"], epoch)
+        for k in ("loss", "q3", "q8", "sov3"):
+            w.add_scalar(f"valid/{k}", metrics[k], epoch)
+        w.add_scalar("lr", metrics["lr"], epoch)
+        w.add_scalar("train/residues_per_s", metrics["residues_per_s"], epoch)
+        w.flush()
+    if run.dinfo.main:
+        print(f"[ss-train] epoch {epoch}: train loss {metrics['train_loss']:.4f}  valid loss "
+              f"{metrics['loss']:.4f} Q3 {metrics['q3']:.2f} Q8 {metrics['q8']:.2f}  "
+              f"{metrics['residues_per_s']:,.0f} res/s{'  *best' if improved else ''}", flush=True)
+
+
+def stop_reason(run: Run, started: float) -> str | None:
+    """Why to stop after this epoch (early stopping, trainer.max_minutes), or None to go on."""
+    t = run.t
+    if int(t.patience) and run.state["bad_epochs"] >= int(t.patience):
+        return f"early stop: no better validation Q3 for {t.patience} epochs"
+    if t.get("max_minutes") is not None:
+        minutes = (time.monotonic() - started) / 60
+        # every rank must agree (clocks differ slightly): rank 0's clock decides
+        over = distributed.all_sum([float(minutes >= float(t.max_minutes)) if run.dinfo.main else 0.0],
+                                   run.device)[0]
+        if over:
+            return (f"time budget: {minutes:.1f} min >= trainer.max_minutes={t.max_minutes} after epoch "
+                    f"{run.state['epoch']} (resume with trainer.resume=auto)")
+    return None
+
+
+def write_summary(run: Run) -> dict:
+    """Rank 0 writes summary.json (best epoch and the history); returns the best epoch's metrics."""
+    state = run.state
+    best = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
+    if run.dinfo.main:
+        atomic_write_text(run.run_dir / "summary.json", json.dumps(
+            {"best": best, "history": state["history"], "parameters": run.model.n_parameters()}, indent=1))
+    return best
+
+
 def train(cfg: DictConfig) -> dict:
     """Train the model that cfg describes; returns the best validation metrics.
 
@@ -157,81 +398,28 @@ def train(cfg: DictConfig) -> dict:
     the global number of scored residues, so N ranks follow the single-process run; validation
     batches are sharded and gathered; only rank 0 logs and writes checkpoints.
     """
+    started = time.monotonic()
     t = cfg.trainer
-    run_dir = Path(cfg.run_dir)
-    dinfo, device = distributed.setup(t.device)
-    if not dinfo.enabled:
-        device = resolve_device(t.device)
+    dinfo, device = setup_device(t)
     torch.manual_seed(int(cfg.seed))
     if t.get("threads"):
         torch.set_num_threads(int(t.threads))
     features = spec_dict(cfg.features)
-    resumed = _resume_checkpoint(t.get("resume"), run_dir, features)
-    if "train" not in cfg.data or "valid" not in cfg.data:
-        raise UserError("the data config needs 'train' and 'valid' entries (e.g. data=default)")
-    train_set = EncodedSet(load_split(cfg.data.train), cfg.features)
-    valid_set = EncodedSet(load_split(cfg.data.valid), cfg.features)
-    if not train_set.proteins or not valid_set.proteins:
-        raise UserError(f"empty training ({len(train_set.proteins)}) or validation ({len(valid_set.proteins)}) set")
+    resumed = _resume_checkpoint(t.get("resume"), Path(cfg.run_dir), features)
+    train_set, valid_set = load_data(cfg)
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     model = create_model(model_cfg["name"], features["n_features"], **(model_cfg.get("kwargs") or {})).to(device)
     if getattr(model, "classical", False):
         if dinfo.enabled:
             raise UserError(f"model '{model_cfg['name']}' is fitted by scikit-learn in one process; run it without torchrun")
-        return fit_classical(cfg, model, model_cfg, features, train_set, valid_set, run_dir)
-    opt = torch.optim.AdamW(model.parameters(), lr=float(t.lr), weight_decay=float(t.weight_decay))
-    rng = np.random.default_rng(int(cfg.seed))
-    steps_per_epoch = len(train_set.plan_epoch(int(t.max_tokens), int(t.crop), np.random.default_rng(0)))
-    total_steps = steps_per_epoch * int(t.max_epochs)
-    warmup = int(t.warmup_steps)
-    ema = EMA(model, float(t.ema_decay)) if float(t.ema_decay) > 0 else None
-    state = {"epoch": 0, "step": 0, "best": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": []}
-    config_plain = OmegaConf.to_container(cfg, resolve=True)
-    mhash = manifest_hash(cfg.data.train)
-
-    if resumed is not None:  # the saved state is global: resuming works with any number of ranks
-        ts = resumed["train_state"]
-        model.load_state_dict(ts["model"])
-        opt.load_state_dict(ts["optimizer"])
-        rng.bit_generator.state = ts["numpy_rng"]
-        torch.set_rng_state(ts["torch_rng"])
-        if ema is not None and ts.get("ema") is not None:
-            ema.shadow = ts["ema"]
-        state = ts["state"]
-    teacher_forcing = getattr(model, "teacher_forcing", False)
-    net = model
+        return fit_classical(cfg, model, model_cfg, features, train_set, valid_set, Path(cfg.run_dir))
+    run = make_run(cfg, dinfo, device, features, model_cfg, model, train_set, valid_set)
+    if resumed is not None:
+        restore(run, resumed)
     if dinfo.enabled:
-        net = torch.nn.parallel.DistributedDataParallel(
+        run.net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-
-    writer = None
-    if dinfo.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if t.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-            writer = SummaryWriter(str(run_dir / "tb"))
-        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-
-    def save(name: str, metrics: dict, weights: dict | None = None, with_state: bool = False):
-        if not dinfo.main:
-            return
-        ts = None
-        if with_state:
-            ts = {"model": model.state_dict(), "optimizer": opt.state_dict(), "numpy_rng": rng.bit_generator.state,
-                  "torch_rng": torch.get_rng_state(), "ema": ema.shadow if ema else None, "state": state}
-        save_checkpoint(run_dir / name, model=model, model_cfg=model_cfg, features=features, config=config_plain,
-                        metrics=metrics, epoch=state["epoch"], manifest_sha256=mhash, train_state=ts,
-                        state_dict=weights)
-
-    def validate() -> tuple[dict, dict | None]:
-        if ema is None:
-            return evaluate_model(model, valid_set, device, int(t.eval_max_tokens), dinfo), None
-        live = ema.swap_into(model)
-        metrics = evaluate_model(model, valid_set, device, int(t.eval_max_tokens), dinfo)
-        weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        model.load_state_dict(live)
-        return metrics, weights
-
+    open_run_dir(run)
     if dinfo.main:
         print(f"[ss-train] {model_cfg['name']}: {model.n_parameters():,} parameters, receptive field "
               f"{model.receptive_field() or 'whole chain'}; train {len(train_set.proteins)} chains "
@@ -239,93 +427,23 @@ def train(cfg: DictConfig) -> dict:
               + (f" x {dinfo.world} ranks" if dinfo.enabled else ""), flush=True)
     stop_at = int(t.max_epochs)
     if t.get("run_epochs"):
-        stop_at = min(stop_at, state["epoch"] + int(t.run_epochs))
+        stop_at = min(stop_at, run.state["epoch"] + int(t.run_epochs))
     try:
-        while state["epoch"] < stop_at:
-            net.train()
-            t0, seen, loss_sum, loss_n = time.perf_counter(), 0, 0.0, 0
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {state['epoch'] + 1}/{t.max_epochs}",
-                       disable=not (t.progress and dinfo.main), leave=False)
-            plan = train_set.plan_epoch(int(t.max_tokens), int(t.crop), rng)
-            empty = [False] * len(plan)
-            if dinfo.enabled:  # this rank's share of every global batch
-                plan, empty = shard_plan(plan, dinfo.rank, dinfo.world)
-            workers = int(t.num_workers) if device.type == "cuda" else 0
-            for batch, no_share in zip(epoch_loader(train_set, plan, workers, pin=device.type == "cuda"), empty):
-                if no_share:  # fewer chains than ranks: a 1-residue stand-in that scores nothing
-                    batch.y8.fill_(-1)
-                    batch.y3.fill_(-1)
-                lr = lr_at(state["step"], total_steps, warmup, float(t.lr), t.schedule)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                b = batch.to(device, non_blocking=True)
-                with autocast(device, t.precision != "fp32"):
-                    logits = net(b.x, b.mask, y8=b.y8) if teacher_forcing else net(b.x, b.mask)
-                loss, n = ss_loss(logits, b.y8, b.y3, float(t.label_smoothing), float(t.loss3_weight))
-                if dinfo.enabled:  # mean over the global batch's residues (DDP averages gradients)
-                    n_global = distributed.all_sum([float(n)], device)[0]
-                    loss = loss * (n * dinfo.world / max(n_global, 1.0))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if t.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), float(t.grad_clip))
-                opt.step()
-                if ema is not None:
-                    ema.update(model, state["step"])
-                state["step"] += 1
-                seen += sum(batch.lengths)
-                if state["step"] % int(t.log_every) == 0 or bar.n == 0:  # one sync per log step
-                    n_here = n_global / dinfo.world if dinfo.enabled else int(n)
-                    loss_sum, loss_n = loss_sum + loss.item() * n_here, loss_n + n_here
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_sum / max(loss_n, 1):.3f}",
-                                res_s=f"{seen / (time.perf_counter() - t0):,.0f}", refresh=False)
-            bar.close()
-            elapsed = time.perf_counter() - t0
-            loss_sum, loss_n, seen = distributed.all_sum([loss_sum, loss_n, float(seen)], device)
-            state["epoch"] += 1
-            metrics, weights = validate()
-            metrics.update({"epoch": state["epoch"], "train_loss": loss_sum / max(loss_n, 1),
-                            "residues_per_s": seen / elapsed, "lr": lr, "epoch_seconds": elapsed})
-            state["history"].append(metrics)
-            improved = metrics["q3"] > state["best"]
-            if improved:
-                state.update(best=metrics["q3"], best_epoch=state["epoch"], bad_epochs=0)
-                save("best.pt", metrics, weights)
-            else:
-                state["bad_epochs"] += 1
-            save("last.pt", metrics, weights, with_state=True)
-            if writer:
-                writer.add_scalar("train/loss", metrics["train_loss"], state["epoch"])
-                for k in ("loss", "q3", "q8", "sov3"):
-                    writer.add_scalar(f"valid/{k}", metrics[k], state["epoch"])
-                writer.add_scalar("lr", lr, state["epoch"])
-                writer.add_scalar("train/residues_per_s", metrics["residues_per_s"], state["epoch"])
-                writer.flush()
-            if dinfo.main:
-                print(f"[ss-train] epoch {state['epoch']}: train loss {metrics['train_loss']:.4f}  valid loss "
-                      f"{metrics['loss']:.4f} Q3 {metrics['q3']:.2f} Q8 {metrics['q8']:.2f}  "
-                      f"{metrics['residues_per_s']:,.0f} res/s{'  *best' if improved else ''}", flush=True)
+        while run.state["epoch"] < stop_at:
+            metrics, improved = end_epoch(run, train_epoch(run))
+            log_epoch(run, metrics, improved)
             distributed.barrier()
-            if int(t.patience) and state["bad_epochs"] >= int(t.patience):
+            reason = stop_reason(run, started)
+            if reason:
                 if dinfo.main:
-                    print(f"[ss-train] early stop: no better validation Q3 for {t.patience} epochs")
+                    print(f"[ss-train] {reason}", flush=True)
                 break
     except KeyboardInterrupt:
-        save("last.pt", {"interrupted": True}, with_state=True)
+        save(run, "last.pt", {"interrupted": True}, with_state=True)
         if dinfo.main:
-            print(f"\n[ss-train] interrupted: saved {run_dir / 'last.pt'} (resume with trainer.resume=auto)")
+            print(f"\n[ss-train] interrupted: saved {run.run_dir / 'last.pt'} (resume with trainer.resume=auto)")
         raise
     finally:
-        if writer:
-            writer.close()
-    best = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
-    if dinfo.main:
-        atomic_write_text(run_dir / "summary.json", json.dumps({"best": best, "history": state["history"],
-                                                                "parameters": model.n_parameters()}, indent=1))
-    return best
-
-
-if __name__ == "__main__":  # python -m ss_predict.train / torchrun -m ss_predict.train [overrides]
-    from .cli import train_main
-    train_main()
+        if run.writer:
+            run.writer.close()
+    return write_summary(run)
