@@ -6,6 +6,7 @@ from pathlib import Path
 from ..errors import FormatError
 from ..records import Protein
 from .casp_h5 import read_casp_h5
+from .dssp import is_classic_dssp, read_dssp
 from .fasta import read_fasta
 from .flip import read_flip
 from .netsurfp_csv import read_netsurfp_csv
@@ -25,6 +26,7 @@ READERS = {
     "flip": read_flip,
     "fasta": read_fasta,
     "processed": read_processed,
+    "dssp": read_dssp,
 }
 WRITERS = {"zhou": write_zhou, "fasta3": write_three_line}
 
@@ -39,7 +41,11 @@ def detect(path: str | Path) -> str:
             return "scratch"
         if (path / "sampled.fasta").exists():
             return "flip"
-        raise FormatError(f"{path}: a folder, but neither SCRATCH-1D (Proteins.fa) nor FLIP (sampled.fasta)")
+        first = next((p for p in sorted(path.glob("*.dssp")) if p.is_file()), None)
+        if first is not None and is_classic_dssp(first.read_bytes()[:65536].decode("utf-8", "replace")):
+            return "dssp"
+        raise FormatError(f"{path}: a folder, but neither SCRATCH-1D (Proteins.fa), FLIP (sampled.fasta) "
+                          "nor classic DSSP files (*.dssp)")
     name = path.name.lower()
     if name.endswith(".jsonl.gz"):
         return "processed"
@@ -57,7 +63,10 @@ def detect(path: str | Path) -> str:
         head = fh.read(65536)
     if b"\x00" in head:
         raise FormatError(f"{path}: binary data of no known format")
-    lines = head.decode("utf-8", "replace").splitlines()
+    text = head.decode("utf-8", "replace")
+    if is_classic_dssp(text):  # by content: SCRATCH-1D's SSpro8.dssp is a label file, not DSSP output
+        return "dssp"
+    lines = text.splitlines()
     if len(lines) >= 3 and lines[0].startswith(">") and not lines[2].startswith(">") \
             and len(lines[1].strip()) == len(lines[2].strip()) and (len(lines) < 4 or lines[3].startswith(">")):
         return "three_line"
