@@ -35,18 +35,22 @@ class Batch:
     y3: torch.Tensor      # B x L long, -1 where unscored
     lengths: list[int]
     index: list[int]      # positions of the proteins in the source list
+    soft: torch.Tensor | None = None  # B x L x 8 teacher probabilities (distillation), zeros on padding
+
+    def _map(self, f) -> "Batch":
+        return Batch(f(self.x), f(self.mask), f(self.y8), f(self.y3), self.lengths, self.index,
+                     None if self.soft is None else f(self.soft))
 
     def to(self, device, non_blocking: bool = False) -> "Batch":
-        t = lambda v: v.to(device, non_blocking=non_blocking)  # noqa: E731
-        return Batch(t(self.x), t(self.mask), t(self.y8), t(self.y3), self.lengths, self.index)
+        return self._map(lambda v: v.to(device, non_blocking=non_blocking))
 
     def pin_memory(self) -> "Batch":
-        return Batch(self.x.pin_memory(), self.mask.pin_memory(), self.y8.pin_memory(), self.y3.pin_memory(),
-                     self.lengths, self.index)
+        return self._map(lambda v: v.pin_memory())
 
 
-def collate(items: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]], index: list[int]) -> Batch:
-    """items: (features L x F, ss8 or None, ss3 or None) per protein."""
+def collate(items: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]], index: list[int],
+            soft: list[np.ndarray] | None = None) -> Batch:
+    """items: (features L x F, ss8 or None, ss3 or None) per protein; soft: L x 8 teacher probabilities each."""
     lengths = [len(x) for x, _, _ in items]
     b, n, f = len(items), max(lengths), items[0][0].shape[1]
     x = np.zeros((b, n, f), dtype=np.float32)
@@ -60,8 +64,14 @@ def collate(items: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]
             y8[i, :k] = s8
         if s3 is not None:
             y3[i, :k] = s3
+    soft_t = None
+    if soft is not None:
+        pad = np.zeros((b, n, soft[0].shape[1]), dtype=np.float32)
+        for i, q in enumerate(soft):
+            pad[i, : len(q)] = q
+        soft_t = torch.from_numpy(pad)
     return Batch(torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(y8), torch.from_numpy(y3),
-                 lengths, list(index))
+                 lengths, list(index), soft_t)
 
 
 class EncodedSet:
@@ -71,15 +81,18 @@ class EncodedSet:
         self.proteins = proteins
         self.feats = [encode(p, spec) for p in proteins]
         self.lengths = np.array([len(p) for p in proteins])
+        self.soft: list[np.ndarray] | None = None  # per protein L x 8 teacher probabilities (distillation)
 
     def batch(self, idx: list[int], crops: list[tuple[int, int]] | None = None) -> Batch:
-        items = []
+        items, soft = [], []
         for j, i in enumerate(idx):
             p = self.proteins[i]
             s, e = crops[j] if crops else (0, len(p))
             items.append((self.feats[i][s:e], None if p.ss8 is None else p.ss8[s:e],
                           None if p.ss3 is None else p.ss3[s:e]))
-        return collate(items, idx)
+            if self.soft is not None:
+                soft.append(self.soft[i][s:e])
+        return collate(items, idx, soft if self.soft is not None else None)
 
     def plan_epoch(self, max_tokens: int, crop: int, rng: np.random.Generator) -> list[tuple[list[int], list]]:
         """One shuffled epoch as (indices, crops) per batch: chains longer than `crop` get a random window.

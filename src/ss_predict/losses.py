@@ -40,3 +40,17 @@ def ss_loss(logits: torch.Tensor, y8: torch.Tensor, y3: torch.Tensor, label_smoo
     total = torch.where(has8, ce8, 0.0).sum() + weight3 * torch.where(only3, nll3, 0.0).sum()
     n = has8.sum() + only3.sum()
     return total / n.clamp(min=1), n
+
+
+def distill_loss(logits: torch.Tensor, soft: torch.Tensor, mask: torch.Tensor,
+                 temperature: float = 1.0) -> torch.Tensor:
+    """Mean over residues (mask) of the cross-entropy between teacher probabilities `soft` and the
+    student's softened distribution, times temperature**2 (Hinton et al. 2015). Teachers cover every
+    residue, labelled or not, so 3-state-only and unresolved residues get an 8-state target too."""
+    t = float(temperature)
+    teacher = soft.float()
+    if t != 1.0:
+        teacher = torch.softmax(torch.log(teacher.clamp(min=1e-8)) / t, dim=-1)
+    logq = F.log_softmax(logits.float() / t, dim=-1)
+    ce = -(teacher * logq).sum(-1)
+    return torch.where(mask, ce, 0.0).sum() / mask.sum().clamp(min=1) * t * t

@@ -14,15 +14,17 @@ from tqdm import tqdm
 
 from . import distributed
 from .batching import EncodedSet, epoch_loader
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, model_mismatch, save_checkpoint
+from .config import check_data_paths
 from .errors import UserError
 from .features import spec_dict
 from .formats import read_any
 from .inference import autocast, predict_sets, resolve_device, to_ss3
 from .io_utils import atomic_write_text
-from .losses import ss_loss
+from .losses import distill_loss, ss_loss
 from .metrics import score_proteins
 from .models import create_model
+from .runs import check_run_dir, prepare_run_dir
 
 
 def load_split(spec) -> list:
@@ -102,19 +104,24 @@ def shard_plan(plan: list, rank: int, world: int) -> tuple[list, list[bool]]:
     return out, empty
 
 
-def _resume_checkpoint(resume: str | None, run_dir: Path, features: dict) -> dict | None:
-    """The checkpoint to resume from (None to start fresh); refuses one of another feature spec."""
+def _resume_checkpoint(resume: str | None, run_dir: Path, features: dict, model_cfg: dict) -> dict | None:
+    """The checkpoint to resume from (None to start fresh); refuses one of another model or feature spec."""
     if not resume:
         return None
     path = run_dir / "last.pt" if resume == "auto" else Path(resume)
     if resume == "auto" and not path.exists():
         return None
     ckpt = load_checkpoint(path)
+    way_out = "give another name=, or trainer.resume=null overwrite=true to start over"
+    differs = model_mismatch(ckpt, model_cfg)
+    if differs:
+        raise UserError(f"{path}: cannot resume: the checkpoint was made with {differs}; {way_out}")
     if ckpt["features"] != features:
-        raise UserError(f"{path}: checkpoint features '{ckpt['features']['name']}' differ from this run's "
-                        f"'{features['name']}'")
+        raise UserError(f"{path}: cannot resume: the checkpoint was made with features '{ckpt['features']['name']}' "
+                        f"and this run asks for '{features['name']}'; {way_out}")
     if ckpt.get("train_state") is None:
-        raise UserError(f"{path}: has no training state to resume from (use last.pt)")
+        raise UserError(f"{path}: has no training state to resume from (a best.pt, or a classical model's "
+                        f"one-shot fit); {way_out}")
     return ckpt
 
 
@@ -203,6 +210,24 @@ def load_data(cfg: DictConfig) -> tuple[EncodedSet, EncodedSet]:
     return train_set, valid_set
 
 
+def attach_teachers(cfg: DictConfig, train_set: EncodedSet, device, dinfo) -> None:
+    """Distillation: every training chain gets the teachers' averaged 8-state probabilities (cached)."""
+    from .distill import teacher_probabilities
+
+    teachers = list(cfg.teacher) if OmegaConf.is_list(cfg.teacher) else [str(cfg.teacher)]
+    cache = Path(cfg.paths.output_dir) / "cache"
+
+    def compute():
+        return teacher_probabilities(teachers, train_set.proteins, device, int(cfg.trainer.eval_max_tokens),
+                                     cache, log=print if dinfo.main else (lambda *a, **k: None))
+
+    if dinfo.main:  # rank 0 predicts and writes the cache; the other ranks then read it
+        train_set.soft = compute()
+    distributed.barrier()
+    if not dinfo.main:
+        train_set.soft = compute()
+
+
 def make_run(cfg: DictConfig, dinfo, device, features: dict, model_cfg: dict, model, train_set, valid_set) -> Run:
     """Optimizer, EMA, data-order generator and step count for a neural model."""
     t = cfg.trainer
@@ -264,6 +289,9 @@ def batch_loss(run: Run, b) -> tuple[torch.Tensor, torch.Tensor, float | None]:
         else:
             logits = run.net(b.x, b.mask)
     loss, n = ss_loss(logits, b.y8, b.y3, float(t.label_smoothing), float(t.loss3_weight))
+    if b.soft is not None:  # distillation: mix the labels' loss with the teachers' soft targets
+        w = float(t.distill_weight)
+        loss = (1 - w) * loss + w * distill_loss(logits, b.soft, b.mask, float(t.distill_temperature))
     n_global = None
     if run.dinfo.enabled:  # mean over the global batch's residues (DDP averages gradients)
         n_global = distributed.all_sum([float(n)], run.device)[0]
@@ -405,9 +433,14 @@ def train(cfg: DictConfig) -> dict:
     if t.get("threads"):
         torch.set_num_threads(int(t.threads))
     features = spec_dict(cfg.features)
-    resumed = _resume_checkpoint(t.get("resume"), Path(cfg.run_dir), features)
-    train_set, valid_set = load_data(cfg)
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    check_data_paths(cfg, cfg.data)
+    check_run_dir(Path(cfg.run_dir), t.get("resume"), bool(cfg.get("overwrite")))
+    resumed = _resume_checkpoint(t.get("resume"), Path(cfg.run_dir), features, model_cfg)
+    train_set, valid_set = load_data(cfg)
+    prepare_run_dir(Path(cfg.run_dir), t.get("resume"), bool(cfg.get("overwrite")), dinfo.main)
+    if cfg.get("teacher"):
+        attach_teachers(cfg, train_set, device, dinfo)
     model = create_model(model_cfg["name"], features["n_features"], **(model_cfg.get("kwargs") or {})).to(device)
     if getattr(model, "classical", False):
         if dinfo.enabled:
