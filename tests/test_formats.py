@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ss_predict.alphabet import SS8, UNSCORED
-from ss_predict.errors import FormatError
+from ss_predict.errors import FormatError, UserError
 from ss_predict.formats import detect, read_any
 from ss_predict.formats.fasta import parse_fasta
 from ss_predict.formats.zhou import read_zhou, to_zhou_array, write_zhou
@@ -71,13 +71,13 @@ def test_zhou_roundtrip_real_records(tmp_path, data_root):
     """Writer -> reader gives the same sequences, labels and profiles (incl. a chain > 700 residues)."""
     recs = read_any(data_root / "dcblstm_casp10_casp11/casp10.h5")[:20]
     long = max(read_any(data_root / "scratch1d_sspro8"), key=len)
-    assert len(long) > 1200  # needs three overlapping rows
-    cb = read_any(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv")[:5]  # has unscored residues
-    recs = recs + [long] + cb
+    assert len(long) > 1200 and long.n_scored == len(long)  # needs three overlapping rows
+    recs = recs + [long]
     path = tmp_path / "mine.npy.gz"
-    write_zhou(recs, path)
+    counts = write_zhou(recs, path)
+    assert counts == {"proteins": len(recs), "rows": len(recs) + 2, "dropped_residues": 0, "dropped_chains": 0}
     arr = np.load(gzip.open(path), allow_pickle=False)
-    assert arr.shape == (len(recs) + 2, 700 * 57)
+    assert arr.shape == (len(recs) + 2, 700 * 57)  # stored flat, as the public files
     back = read_zhou(path)
     assert len(back) == len(recs)
     for a, b in zip(recs, back):
@@ -92,12 +92,53 @@ def test_zhou_roundtrip_real_records(tmp_path, data_root):
     assert [p.sequence for p in read_zhou(tmp_path / "flat.npy")] == [p.sequence for p in back]
 
 
+def _check_public_convention(rows: np.ndarray) -> np.ndarray:
+    """Column by column, the convention other loaders rely on; returns each row's length."""
+    pad = rows[:, :, 21] == 1
+    assert np.array_equal(rows[:, :, 30] == 1, pad)  # NoSeq label exactly where NoSeq residue
+    lengths = (1 - rows[:, :, 30]).sum(1).astype(int)  # how other loaders take the chain length
+    for row, n in zip(rows, lengths):
+        assert (row[:n, 21] == 0).all() and (row[n:, 21] == 1).all()  # real residues first, then padding
+        assert (row[:n, :21].sum(1) == 1).all() and (row[:n, :21].max(1) == 1).all()
+        assert (row[:n, 22:30].sum(1) == 1).all() and (row[:n, 22:30].max(1) == 1).all()  # one of 8 labels
+        assert not row[n:, :21].any() and not row[n:, 22:30].any() and not row[n:, 31:].any()
+    return lengths
+
+
+def test_zhou_writer_follows_the_public_convention(tmp_path, data_root):
+    """Unlabelled residues (CASP12's X) are dropped, so NoSeq marks padding only; 3-state chains dropped."""
+    casp12 = read_any(data_root / "lift_ss_testsets/CASP12.txt")
+    long = next(p for p in casp12 if p.id == "5nv4_A")
+    assert len(long) == 1494 and long.n_scored == 1369  # 125 X: three rows after dropping them
+    flip = read_any(data_root / "flip_netsurfp2_3state", split="test")[:3]  # 3-state labels only
+    path = tmp_path / "casp12.npy.gz"
+    counts = write_zhou(casp12 + flip, path)
+    assert counts["proteins"] == 47 and counts["dropped_chains"] == 3
+    assert counts["dropped_residues"] == 13718 - 12442  # every X of CASP12
+    rows = np.load(gzip.open(path), allow_pickle=False).reshape(-1, 700, 57)
+    assert rows.shape[0] == counts["rows"] == 47 + 2
+    lengths = _check_public_convention(rows)
+    i = [p.id for p in casp12].index("5nv4_A")
+    assert lengths[i:i + 3].tolist() == [700, 700, 700]  # rows start at 0, 500 and 1369 - 700
+    back = read_zhou(path)
+    assert len(back) == 47
+    for a, b in zip(casp12, back):
+        keep = a.ss8 >= 0
+        assert b.sequence == "".join(c for c, k in zip(a.sequence, keep) if k)
+        np.testing.assert_array_equal(b.ss8, a.ss8[keep])
+    assert sum(len(p) for p in back) == sum(p.n_scored for p in casp12) == 12442
+    # nothing labelled with 8 states: refused, nothing written
+    with pytest.raises(UserError, match="none of the 3 chains has 8-state labels"):
+        write_zhou(flip, tmp_path / "flip.npy.gz")
+    assert not (tmp_path / "flip.npy.gz").exists()
+
+
 def test_zhou_cb513_split_protein_and_named_splits(tmp_path, data_root):
     """A 514-row CB513-like file without terminal flags: its last two rows merge into one protein."""
     sc = read_any(data_root / "scratch1d_sspro8")
     short = [p for p in sc if len(p) <= 700][:512]
     long = next(p for p in sc if 800 < len(p) <= 1200)
-    arr = to_zhou_array(short + [long])
+    arr, _ = to_zhou_array(short + [long])
     assert arr.shape[0] == 514
     arr[:, :, 31:33] = 0  # real Zhou files need not carry terminal flags
     np.save(tmp_path / "cb513+profile_split1.npy", arr)
@@ -150,3 +191,10 @@ def test_fasta_skip_invalid(tmp_path):
 def test_protein_record_checks_lengths():
     with pytest.raises(ValueError):
         Protein("x", "ACD", ss8=np.zeros(2))
+
+
+def test_convert_to_zhou_prints_what_it_dropped(tmp_path, data_root, capsys):
+    from ss_predict.cli import data_main
+    data_main(["convert", str(data_root / "lift_ss_testsets/CASP12.txt"), str(tmp_path / "c.npy.gz"), "--to", "zhou"])
+    out = capsys.readouterr().out
+    assert "wrote 47 proteins (49 rows)" in out and "dropped 1276 residues without an 8-state label" in out

@@ -171,8 +171,13 @@ def data_main(argv: list[str] | None = None) -> None:
               f"3-state only:     {n3only}\nwith profiles:    {sum(p.profile is not None for p in proteins)}")
     elif args.cmd == "convert":
         proteins = read_any(args.input, args.format)
-        WRITERS[args.to](proteins, args.output)
-        print(f"wrote {len(proteins)} proteins to {args.output}")
+        counts = WRITERS[args.to](proteins, args.output)
+        if counts:  # the Zhou layout keeps only residues with an 8-state label
+            print(f"wrote {counts['proteins']} proteins ({counts['rows']} rows) to {args.output}; dropped "
+                  f"{counts['dropped_residues']} residues without an 8-state label and "
+                  f"{counts['dropped_chains']} chains without any (3-state-only or unlabelled)")
+        else:
+            print(f"wrote {len(proteins)} proteins to {args.output}")
     else:
         import json
 

@@ -11,6 +11,9 @@ Public files: cullpdb+profile_6133(.npy.gz), cullpdb+profile_6133_filtered, cull
 cullpdb+profile_5926_filtered and cb513+profile_split1. Named splits follow the authors' README.
 Chains over 700 residues occupy several overlapping rows (CB513's last two rows are one protein);
 rows are merged back into one protein by their terminal flags or, for CB513, explicitly.
+
+Written files follow the public files' convention (see `to_zhou_array`): NoSeq only on padding, every
+real residue one of the 8 labels, stored flat (N x 39900 float32).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..alphabet import SS8, UNSCORED
-from ..errors import FormatError
+from ..errors import FormatError, UserError
 from ..io_utils import atomic_path
 from ..records import Protein
 
@@ -142,40 +145,76 @@ def _row_spans(n: int) -> list[tuple[int, int]]:
     return [(s, s + ROW_LEN) for s in starts]
 
 
-def to_zhou_array(proteins: list[Protein]) -> np.ndarray:
+def _chain_rows(p: Protein) -> list[np.ndarray]:
+    """The rows of one chain's labelled residues (unlabelled ones dropped first, then long chains cut)."""
+    keep = np.flatnonzero(p.ss8 >= 0)
+    n = len(keep)
+    full = np.zeros((n, N_COLS), dtype=np.float32)
+    res = [ZHOU_RESIDUES.find(c) if c in ZHOU_RESIDUES else 20 for c in p.sequence]
+    full[np.arange(n), np.asarray(res, dtype=np.int64)[keep]] = 1
+    full[np.arange(n), 22 + p.ss8[keep].astype(np.int64)] = 1
+    term = p.extras.get("terminals")
+    if term is not None and len(term) == len(p):
+        full[:, TERM] = np.asarray(term)[keep]
+    else:
+        full[0, 31] = full[n - 1, 32] = 1
+    acc = p.extras.get("accessibility")
+    if acc is not None and np.shape(acc) == (len(p), 2):
+        full[:, ACC] = np.asarray(acc)[keep]
+    if p.profile is not None:
+        full[:, PROF] = p.profile[keep]
     rows = []
+    for s, e in _row_spans(n):
+        row = np.zeros((ROW_LEN, N_COLS), dtype=np.float32)
+        row[: e - s] = full[s:e]
+        row[e - s:, 21] = 1  # NoSeq residue: padding only
+        row[e - s:, 30] = 1  # NoSeq label: padding only
+        rows.append(row)
+    return rows
+
+
+def to_zhou_array(proteins: list[Protein]) -> tuple[np.ndarray, dict]:
+    """Proteins -> (N x 700 x 57 float32 array, counts).
+
+    The public files' convention, which other loaders rely on (they take a chain's length from the
+    NoSeq label column 30): every real residue carries exactly one of the 8 labels and NoSeq (columns
+    21 and 30) marks padding only. So residues without an 8-state label (unresolved, X, outside a
+    benchmark segment) are dropped, joining the pieces on either side as DSSP's chain breaks do, before
+    chains over 700 residues are cut into overlapping rows; chains without any 8-state label (3-state-only
+    FLIP chains, unlabelled FASTA) are dropped whole. counts: proteins and rows written,
+    dropped_residues (inside written chains) and dropped_chains.
+    """
+    rows, written, dropped_res, dropped_chains = [], 0, 0, 0
     for p in proteins:
-        n = len(p)
-        full = np.zeros((n, N_COLS), dtype=np.float32)
-        full[np.arange(n), [ZHOU_RESIDUES.find(c) if c in ZHOU_RESIDUES else 20 for c in p.sequence]] = 1
-        lab = np.full(n, 8) if p.ss8 is None else np.where(p.ss8 >= 0, p.ss8, 8)
-        full[np.arange(n), 22 + lab] = 1
-        term = p.extras.get("terminals")
-        if term is None:
-            full[0, 31] = full[n - 1, 32] = 1
-        else:
-            full[:, TERM] = term
-        if p.extras.get("accessibility") is not None:
-            full[:, ACC] = p.extras["accessibility"]
-        if p.profile is not None:
-            full[:, PROF] = p.profile
-        for s, e in _row_spans(n):
-            row = np.zeros((ROW_LEN, N_COLS), dtype=np.float32)
-            row[: e - s] = full[s:e]
-            row[e - s:, 21] = 1  # NoSeq residue
-            row[e - s:, 30] = 1  # NoSeq label
-            rows.append(row)
-    return np.stack(rows) if rows else np.zeros((0, ROW_LEN, N_COLS), dtype=np.float32)
+        n_lab = 0 if p.ss8 is None else int((p.ss8 >= 0).sum())
+        if n_lab == 0:
+            dropped_chains += 1
+            continue
+        rows += _chain_rows(p)
+        written += 1
+        dropped_res += len(p) - n_lab
+    arr = np.stack(rows) if rows else np.zeros((0, ROW_LEN, N_COLS), dtype=np.float32)
+    return arr, {"proteins": written, "rows": len(rows), "dropped_residues": dropped_res,
+                 "dropped_chains": dropped_chains}
 
 
-def write_zhou(proteins: list[Protein], path: str | Path) -> None:
-    """Write the flat N x 39900 float32 layout (.npy, or gzip with a fixed header when .gz)."""
-    arr = to_zhou_array(proteins).reshape(-1, ROW_LEN * N_COLS)
+def write_zhou(proteins: list[Protein], path: str | Path) -> dict:
+    """Write the public files' layout: a flat N x 39900 float32 array (`.npy`, or gzip'd when `.gz`).
+
+    `np.load(gzip.open(path)).reshape(-1, 700, 57)` gives the rows. Returns the counts of
+    `to_zhou_array` (residues and chains without 8-state labels are dropped); refuses to write a file
+    without any labelled chain.
+    """
+    arr, counts = to_zhou_array(proteins)
+    if not counts["proteins"]:
+        raise UserError(f"{path}: nothing to write: none of the {len(proteins)} chains has 8-state labels "
+                        "(the Zhou layout needs one of the 8 labels on every residue)")
     buf = io.BytesIO()
-    np.save(buf, arr)
+    np.save(buf, arr.reshape(-1, ROW_LEN * N_COLS))
     with atomic_path(path) as tmp:
         if str(path).endswith(".gz"):
             with gzip.GzipFile(tmp, "wb", mtime=0) as fh:
                 fh.write(buf.getvalue())
         else:
             tmp.write_bytes(buf.getvalue())
+    return counts
