@@ -24,7 +24,9 @@ def guarded(fn):
             return fn(*args, **kwargs)
         except UserError as e:
             _fail(str(e))
-        except BrokenPipeError:
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+            from .io_utils import discard_stdout
+            discard_stdout()
             sys.exit(0)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
@@ -95,22 +97,43 @@ def eval_main(argv: list[str] | None = None) -> None:
     _hydra_entry("eval", _eval_task, sys.argv[1:] if argv is None else argv)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line (and exit status 2) instead of the usage block."""
+
+    def error(self, message: str) -> None:
+        _fail(f"{message} (see {self.prog} --help)")
+
+
 @guarded
 def predict_main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="ss-predict", description="Predict 8- and 3-state secondary structure "
-                                 "from FASTA with the bundled model (or your checkpoint).")
-    ap.add_argument("input", help="FASTA file (one or more records)")
-    ap.add_argument("-o", "--output", help="output file, or a folder (ending in /) for one file per record; "
-                    "default: standard output")
+    ap = _OneLineParser(prog="ss-predict", description="Predict 8- and 3-state secondary structure "
+                        "from FASTA with the bundled model (or your checkpoint).")
+    ap.add_argument("input", help="FASTA file (one or more records; .gz read transparently), or - for standard input")
+    ap.add_argument("-o", "--output", help="output file (- for standard output), or a folder (ending in /) for one "
+                    "file per record; default: standard output. Files are replaced whole, symbolic links are "
+                    "followed, devices and FIFOs are written through")
     ap.add_argument("-f", "--format", default="ss2", choices=["ss2", "horiz", "fasta", "json", "csv"])
     ap.add_argument("-m", "--model", default="default",
                     help="bundled model name or checkpoint path; several joined by commas are averaged")
-    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     ap.add_argument("--profiles", help="folder with ID.pssm (PSI-BLAST ASCII) or ID.hhm (HHblits) per record")
     ap.add_argument("--skip-invalid", action="store_true", help="predict the valid records, list invalid ones")
-    ap.add_argument("--max-tokens", type=int, default=32768, help="residues per batch")
-    ap.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
-    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("--allow-nucleotide", action="store_true",
+                    help="predict records that look like DNA/RNA (>= 90%% A/C/G/T/U/N) instead of refusing them")
+    ap.add_argument("--max-tokens", type=_positive_int, default=32768, help="residues per batch")
+    ap.add_argument("--threads", type=_positive_int, help="CPU threads (default: PyTorch's choice)")
+    ap.add_argument("--quiet", action="store_true",
+                    help="no progress bar (it is shown by residues only when standard error is a terminal)")
     ap.add_argument("--version", action="version", version=f"ss-predict {__version__}")
     args = ap.parse_args(argv)
 
@@ -119,16 +142,21 @@ def predict_main(argv: list[str] | None = None) -> None:
     from . import distributed
     from .formats.fasta import parse_fasta
     from .inference import resolve_device
-    from .predict import check_profiles, load_predictor, predict_proteins, write_predictions
+    from .io_utils import display_name
+    from .predict import check_output, check_profiles, load_predictor, predict_proteins, write_predictions
 
+    dinfo = distributed.from_env()
+    if dinfo.enabled and args.input == "-":
+        raise UserError("under torchrun every rank reads the input: give a FASTA file, not -")
     if args.threads:
         torch.set_num_threads(args.threads)
-    proteins, problems = parse_fasta(args.input, skip_invalid=args.skip_invalid)
-    dinfo = distributed.from_env()
+    proteins, problems = parse_fasta(args.input, skip_invalid=args.skip_invalid,
+                                     allow_nucleotide=args.allow_nucleotide)
     for msg in problems if dinfo.main else []:
         print(f"skipped: {msg}", file=sys.stderr)
     if not proteins:
-        raise UserError(f"{args.input}: no valid records to predict")
+        raise UserError(f"{display_name(args.input)}: no valid records to predict")
+    check_output(args.output)  # before the (possibly long) prediction
     device = resolve_device(args.device)
     models, ckpt = load_predictor(args.model, device)  # user errors surface before ranks connect
     check_profiles(proteins, ckpt["features"]["name"], args.profiles)
@@ -136,11 +164,24 @@ def predict_main(argv: list[str] | None = None) -> None:
         dinfo, device = distributed.setup(args.device)
         models = [m.to(device) for m in models]
     preds = predict_proteins(proteins, models, ckpt["features"]["name"], device, args.max_tokens,
-                             progress=not args.quiet and len(proteins) > 20 and sys.stderr.isatty() and dinfo.main,
-                             shard=dinfo)
+                             progress=not args.quiet and sys.stderr.isatty() and dinfo.main, shard=dinfo)
     if dinfo.main:
         write_predictions(preds, args.format, args.output)
     distributed.teardown()
+
+
+SCRATCH_LABEL_FILES = ("SSpro8.dssp", "SSpro.dssp", "ACCpro.dssp", "ACCpro20.dssp")
+
+
+def _refuse_scratch_labels(path: str) -> None:
+    """A SCRATCH-1D label file (SSpro8.dssp ...) read alone would pass for protein sequences made of H, E, C."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_file() and (p.name in SCRATCH_LABEL_FILES or (p.suffix == ".dssp" and (p.parent / "Proteins.fa").exists()
+                                                            and p.open("rb").read(1) == b">")):
+        raise UserError(f"{p} is a SCRATCH-1D label file, not sequences: give its folder (ss-data stats {p.parent}) "
+                        f"or {p.parent / 'Proteins.fa'}; format scratch reads the sequences with their SSpro8.dssp labels")
 
 
 @guarded

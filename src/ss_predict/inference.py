@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 
 import numpy as np
 import torch
@@ -14,12 +15,27 @@ M83 = torch.from_numpy(ss8_to_ss3_matrix())
 
 
 def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'; anything else, or CUDA on a
+    machine without it, is a one-line UserError."""
+    from .errors import UserError
+    name = str(name).strip().lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        from .errors import UserError
-        raise UserError("--device cuda asked for, but no CUDA device is available")
-    return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "mps":
+        if not torch.backends.mps.is_available():
+            raise UserError("device 'mps' asked for, but Apple's MPS is not available here; use cpu or auto")
+        return torch.device("mps")
+    if re.fullmatch(r"cuda(:\d+)?", name):
+        if not torch.cuda.is_available():
+            raise UserError(f"device '{name}' asked for, but no CUDA device is available here; use cpu or auto")
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise UserError(f"device '{name}' asked for, but only {torch.cuda.device_count()} CUDA device(s) "
+                            f"are visible (cuda:0 .. cuda:{torch.cuda.device_count() - 1})")
+        return torch.device(name)
+    raise UserError(f"unknown device '{name}': use auto, cpu, cuda or cuda:N (or mps)")
 
 
 def autocast(device: torch.device, enabled: bool = True):

@@ -1,4 +1,4 @@
-"""Prediction from FASTA: load model(s), batch by length, write outputs (whole files or nothing)."""
+"""Prediction: load model(s), batch by length, write outputs (whole files or nothing)."""
 from __future__ import annotations
 
 import sys
@@ -12,7 +12,7 @@ from .checkpoint import load_models
 from .errors import UserError
 from .features import uses_profile
 from .inference import predict_sets, to_ss3
-from .io_utils import atomic_write_text
+from .io_utils import STDIO, atomic_write_text, check_writable, write_stdout
 from .outputs import EXTENSIONS, Prediction, render
 from .records import Protein
 
@@ -36,13 +36,26 @@ def safe_name(rid: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in rid)
 
 
+def is_folder_output(out: str) -> bool:
+    return out.endswith(("/", "\\")) or Path(out).is_dir()
+
+
+def check_output(out: str | None) -> None:
+    """Fail before predicting if the output cannot be written (see io_utils.check_writable)."""
+    if out in (None, STDIO):
+        return
+    check_writable(Path(out) / "record" if is_folder_output(out) else out)
+
+
 def write_predictions(preds: list[Prediction], fmt: str, out: str | None) -> list[Path]:
-    """To stdout (out None or '-'), one file, or one file per record in a folder (out ends with '/' or is a dir)."""
-    if out in (None, "-"):
-        sys.stdout.write(render(preds, fmt))
+    """To stdout (out None or '-'), one file, or one file per record in a folder (out ends with '/' or is a dir).
+
+    Files are replaced whole (symbolic links: their target); devices and FIFOs are written through."""
+    if out in (None, STDIO):
+        write_stdout(render(preds, fmt))
         return []
     path = Path(out)
-    if out.endswith(("/", "\\")) or path.is_dir():
+    if is_folder_output(out):
         names = [safe_name(p.id) for p in preds]
         if len(set(names)) != len(names):
             raise UserError("two record ids map to the same file name; write to a single file instead")
@@ -64,3 +77,16 @@ def check_profiles(proteins: list[Protein], feature_spec: str, profiles: str | N
         attach_profiles(proteins, profiles)
     elif profiles:
         print("[ss-predict] warning: the model is sequence-only; --profiles is ignored", file=sys.stderr)
+
+
+class _CallableModule(type(sys)):
+    """Python sets an imported submodule as an attribute of its package, so once this module is
+    imported `ss_predict.predict` names it instead of the API function of `ss_predict/__init__.py`;
+    calling the module therefore calls that function, and `ss_predict.predict(...)` always works."""
+
+    def __call__(self, sequences, model: str = "default", device: str = "cpu", **options):
+        from .api import predict as run
+        return run(sequences, model, device, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

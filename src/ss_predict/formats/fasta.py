@@ -1,25 +1,35 @@
-"""Plain FASTA for prediction (through Biopython), with strict, named validation."""
+"""Plain FASTA for prediction (through Biopython), with strict, named validation (also used for sequences
+given in Python, see `ss_predict.api`)."""
 from __future__ import annotations
 
 import io
 import re
 from pathlib import Path
+from typing import Iterable
 
 from Bio.SeqIO.FastaIO import SimpleFastaParser
 
 from ..alphabet import AMINO_ACIDS, NONSTANDARD
 from ..errors import FormatError
+from ..io_utils import display_name, read_input_text
 from ..records import Protein
 
 _VALID = set(AMINO_ACIDS + "X" + NONSTANDARD)
 _GAPS = set("-.")
 
 
+NUCLEOTIDES = set("ACGTUN")
+NUCLEOTIDE_MIN_LENGTH, NUCLEOTIDE_FRACTION = 20, 0.9
+
+
+def _letters(raw: str) -> str:
+    seq = re.sub(r"\s+", "", raw).upper()
+    return seq[:-1] if seq.endswith("*") else seq
+
+
 def clean_sequence(rid: str, raw: str, where: str) -> str:
     """Upper-case, drop one trailing '*', map U/B/Z/O/J to X; reject gaps and non-letters by position."""
-    seq = re.sub(r"\s+", "", raw).upper()
-    if seq.endswith("*"):
-        seq = seq[:-1]
+    seq = _letters(raw)
     if not seq:
         raise FormatError(f"{where}: record '{rid}' has an empty sequence")
     for pos, c in enumerate(seq, start=1):
@@ -31,32 +41,33 @@ def clean_sequence(rid: str, raw: str, where: str) -> str:
     return "".join("X" if c in NONSTANDARD else c for c in seq)
 
 
-def _text(path: str | Path) -> str:
-    data = Path(path).read_bytes()
-    if b"\x00" in data:
-        raise FormatError(f"{path}: binary data, not a FASTA file")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise FormatError(f"{path}: not a text file (byte {e.start} is not UTF-8)") from None
+def check_not_nucleotide(rid: str, raw: str, where: str) -> None:
+    """A record of >= 20 letters that is >= 90% A/C/G/T/U/N is DNA or RNA, not protein: refuse it."""
+    seq = _letters(raw)
+    if len(seq) >= NUCLEOTIDE_MIN_LENGTH:
+        frac = sum(c in NUCLEOTIDES for c in seq) / len(seq)
+        if frac >= NUCLEOTIDE_FRACTION:
+            raise FormatError(f"{where}: record '{rid}' looks like a nucleotide sequence ({frac:.0%} A/C/G/T/U/N); "
+                              "give protein sequences, or pass --allow-nucleotide (allow_nucleotide=True in "
+                              "Python) to predict anyway")
 
 
-def parse_fasta(path: str | Path, skip_invalid: bool = False) -> tuple[list[Protein], list[str]]:
-    """Read every record; return (proteins, problems). Without skip_invalid the first problem raises."""
-    text = _text(path)
-    if not text.strip():
-        raise FormatError(f"{path}: empty file")
-    if not text.lstrip().startswith(">"):
-        raise FormatError(f"{path}: line 1 does not start with '>' (not FASTA)")
+def parse_records(records: Iterable[tuple[str, str]], where: str, skip_invalid: bool = False,
+                  allow_nucleotide: bool = False) -> tuple[list[Protein], list[str]]:
+    """(title, sequence) pairs -> (proteins, problems); the id is the title's first word.
+
+    Without skip_invalid the first problem raises a FormatError naming `where` and the record."""
     proteins, problems, seen = [], [], set()
-    for n, (title, raw) in enumerate(SimpleFastaParser(io.StringIO(text)), start=1):
+    for n, (title, raw) in enumerate(records, start=1):
         rid = title.split()[0] if title.strip() else ""
         try:
             if not rid:
-                raise FormatError(f"{path}: record {n} has no id after '>'")
+                raise FormatError(f"{where}: record {n} has no id after '>'")
             if rid in seen:
-                raise FormatError(f"{path}: duplicate id '{rid}' (record {n})")
-            seq = clean_sequence(rid, raw, str(path))
+                raise FormatError(f"{where}: duplicate id '{rid}' (record {n})")
+            seq = clean_sequence(rid, raw, where)
+            if not allow_nucleotide:
+                check_not_nucleotide(rid, raw, where)
         except FormatError as e:
             if not skip_invalid:
                 raise
@@ -64,8 +75,22 @@ def parse_fasta(path: str | Path, skip_invalid: bool = False) -> tuple[list[Prot
             continue
         seen.add(rid)
         proteins.append(Protein(id=rid, sequence=seq, extras={"description": title}))
+    return proteins, problems
+
+
+def parse_fasta(path: str | Path, skip_invalid: bool = False,
+                allow_nucleotide: bool = False) -> tuple[list[Protein], list[str]]:
+    """Read every record of a FASTA file ('-': standard input; gzip read transparently);
+    return (proteins, problems). Without skip_invalid the first problem raises."""
+    where = display_name(path)
+    text = read_input_text(path)
+    if not text.strip():
+        raise FormatError(f"{where}: empty file")
+    if not text.lstrip().startswith(">"):
+        raise FormatError(f"{where}: line 1 does not start with '>' (not FASTA)")
+    proteins, problems = parse_records(SimpleFastaParser(io.StringIO(text)), where, skip_invalid, allow_nucleotide)
     if not proteins and not problems:
-        raise FormatError(f"{path}: no FASTA records")
+        raise FormatError(f"{where}: no FASTA records")
     return proteins, problems
 
 
