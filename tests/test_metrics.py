@@ -28,6 +28,23 @@ def test_sov99_hand_worked():
     assert sov99(s3("EEEE"), s3("CCCC")) == pytest.approx(0.0)
 
 
+def test_sov99_reference_cases_with_unscored_residues():
+    """Hand-derived from the reference definition (Zemla's sov.c): observed segments are runs of
+    scored residues (X never forms a segment, N counts scored residues plus len(s1) once more for each
+    extra overlapping pair); predicted segments are runs of the prediction over the whole chain."""
+    # obs H [0,3) and [4,7), each against the one predicted helix [0,7): minov 3, maxov 7,
+    # delta min(4,3,1,3)=1 -> (3+1)/7*3 each; N = 6 -> (24/7)/6 = 57.14 (sov.c, SOV_refine.pl without X)
+    assert sov99(s3("HHHXHHH"), s3("HHHHHHH")) == pytest.approx(400 / 7)
+    # the prediction at the unscored residue matters: a coil there splits the helix into two exact hits
+    assert sov99(s3("HHHXHHH"), s3("HHHCHHH")) == pytest.approx(100.0)
+    # C [0,2) exact: delta capped by maxov-minov = 0 -> 2; E [2,5) vs [2,7): minov 3, maxov 5,
+    # delta min(2,3,1,2)=1 -> (3+1)/5*3 = 2.4; C [7,10) exact -> 3.  N = 8 -> 7.4/8 = 92.5
+    assert sov99(s3("CCEEEXXCCC"), s3("CCEEEEECCC")) == pytest.approx(92.5)
+    # one observed helix [0,8) hit by two predicted helices [0,3) and [5,8): each (3+1)/8*8 = 4,
+    # delta min(5,3,4,1)=1; N = 8 + 8 (len(s1) again for the second pair) -> 8/16 = 50
+    assert sov99(s3("HHHHHHHH"), s3("HHHCCHHH")) == pytest.approx(50.0)
+
+
 def test_unscored_residues_never_count():
     true = s3("HHHHXXXXEE")   # X = unscored (padding, unresolved)
     pred = s3("HHHHEEEEEE")
@@ -36,8 +53,10 @@ def test_unscored_residues_never_count():
     assert cm.sum() == 6 and np.trace(cm) == 6
     pred_bad_padding = s3("HHHHCCCCEE")
     assert np.array_equal(confusion(true, pred_bad_padding, 3), cm)
-    # SOV: the unscored gap splits segments and is not counted either
-    assert sov99(true, pred) == pytest.approx(100.0)
+    # SOV: the unscored gap splits the observed segments and adds nothing to N, but (as in the
+    # reference sov.c) the predicted E run [4,10) is not cut there: H [0,4) exact -> 4;
+    # E [8,10) vs [4,10): minov 2, maxov 6, delta min(4,2,1,3)=1 -> (2+1)/6*2 = 1.  N = 4+2 -> 5/6
+    assert sov99(true, pred) == pytest.approx(100 * 5 / 6)
 
 
 def test_per_class_hand_worked():

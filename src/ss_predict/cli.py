@@ -34,25 +34,77 @@ def guarded(fn):
     return wrapper
 
 
+SWEEP_FLAGS = ("-m", "--multirun")
+
+
 def _hydra_entry(config_name: str, task, argv: list[str]) -> None:
-    """Check the overrides with the compose API (one clear line on error), then hand over to hydra.main."""
+    """Check the overrides with the compose API (every job of a -m sweep; one clear line on error), then hand
+    over to hydra.main."""
     import hydra
     from omegaconf import DictConfig
 
-    from .config import load_config
+    from .config import load_config, sweep_jobs
 
-    if not any(a.startswith("-") for a in argv):  # -m sweeps and --help go straight to Hydra
-        load_config(config_name, argv)
+    flags = [a for a in argv if a.startswith("-")]
+    if all(a in SWEEP_FLAGS for a in flags):  # --help, --cfg and other Hydra flags go straight to Hydra
+        overrides = [a for a in argv if not a.startswith("-")]
+        multirun = bool(flags)
+        cfgs = [load_config(config_name, job) for job in (sweep_jobs(overrides) if multirun else [overrides])]
+        if multirun:
+            _check_sweep(cfgs)
 
     @hydra.main(config_path="pkg://ss_predict.configs", config_name=config_name, version_base="1.3")
     def main(cfg: DictConfig) -> None:
-        guarded(task)(cfg)
+        guarded(_one_line_os_errors(task))(cfg)
 
     sys.argv = [sys.argv[0], *argv]
     main()
 
 
+def _check_sweep(cfgs: list) -> None:
+    """Before Hydra creates the time-stamped sweep folder: it must be writable; torchrun jobs cannot be swept."""
+    from pathlib import Path
+
+    from .runs import check_writable
+
+    for cfg in cfgs:
+        check_writable(Path(cfg.paths.output_dir))
+        if int(cfg.get("trainer", {}).get("devices") or 1) > 1:
+            raise UserError("trainer.devices > 1 cannot run inside a -m sweep: start each job on its own")
+
+
+def _one_line_os_errors(task):
+    """A file that cannot be read or written (read-only, full, missing folder) ends the job in one line."""
+    @functools.wraps(task)
+    def wrapper(cfg):
+        try:
+            return task(cfg)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename else ""
+            raise UserError(f"{where}{e.strerror or e}: check the path, or choose another paths.output_dir "
+                            "(SS_OUTPUT_DIR)") from None
+    return wrapper
+
+
+def _sweep_run_dir(cfg) -> None:
+    """In a -m sweep every job trains in its own folder of the time-stamped sweep folder (unless run_dir= is given)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import open_dict
+
+    if not HydraConfig.initialized():
+        return
+    hc = HydraConfig.get()
+    if hc.mode == RunMode.MULTIRUN and not any(o.split("=", 1)[0] == "run_dir" for o in hc.overrides.task):
+        with open_dict(cfg):
+            cfg.run_dir = hc.runtime.output_dir
+
+
 def _train_task(cfg) -> None:
+    from pathlib import Path
+
     from .models import create_model
     from .features import spec_dict
 
@@ -61,8 +113,14 @@ def _train_task(cfg) -> None:
         print(f"{cfg.model.name}: {m.n_parameters():,} parameters, receptive field "
               f"{m.receptive_field() or 'whole chain'} residues, features {cfg.features}")
         return
+    _sweep_run_dir(cfg)
     import os
     if int(cfg.trainer.get("devices") or 1) > 1 and "WORLD_SIZE" not in os.environ:
+        from .config import check_data_paths
+        from .runs import check_run_dir
+
+        check_data_paths(cfg, cfg.data)  # one line here, not one per rank
+        check_run_dir(Path(cfg.run_dir), cfg.trainer.get("resume"), bool(cfg.get("overwrite")))
         _launch_torchrun(int(cfg.trainer.devices))
         return
     from .train import train
@@ -184,6 +242,20 @@ def _refuse_scratch_labels(path: str) -> None:
                         f"or {p.parent / 'Proteins.fa'}; format scratch reads the sequences with their SSpro8.dssp labels")
 
 
+SCRATCH_LABEL_FILES = ("SSpro8.dssp", "SSpro.dssp", "ACCpro.dssp", "ACCpro20.dssp")
+
+
+def _refuse_scratch_labels(path: str) -> None:
+    """A SCRATCH-1D label file (SSpro8.dssp ...) read alone would pass for protein sequences made of H, E, C."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_file() and (p.name in SCRATCH_LABEL_FILES or (p.suffix == ".dssp" and (p.parent / "Proteins.fa").exists()
+                                                            and p.open("rb").read(1) == b">")):
+        raise UserError(f"{p} is a SCRATCH-1D label file, not sequences: give its folder (ss-data stats {p.parent}) "
+                        f"or {p.parent / 'Proteins.fa'}; format scratch reads the sequences with their SSpro8.dssp labels")
+
+
 @guarded
 def data_main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="ss-data", description="Inspect, convert and build data sets.")
@@ -203,6 +275,7 @@ def data_main(argv: list[str] | None = None) -> None:
     from .formats import WRITERS, detect, read_any
 
     if args.cmd == "stats":
+        _refuse_scratch_labels(args.path)
         fmt = args.format or detect(args.path)
         proteins = read_any(args.path, fmt)
         n3only = sum(1 for p in proteins if p.ss8 is None and p.ss3 is not None)

@@ -1,6 +1,9 @@
 """Q8, Q3, per-class precision/recall/F1/MCC, confusion matrices, SOV'99 and per-protein accuracy.
 
 Only scored residues count (label >= 0): padding, unresolved and out-of-segment residues never do.
+SOV'99 follows the reference implementations (Zemla's sov.c; SOV_refine.pl's SOV'99 with X left out):
+unscored residues split observed segments and add nothing to N, while predicted segments are runs of
+the prediction over the whole chain, unscored residues included.
 """
 from __future__ import annotations
 
@@ -51,12 +54,18 @@ def _segments(labels: np.ndarray) -> list[tuple[int, int, int]]:
 
 
 def sov99_parts(true: np.ndarray, pred: np.ndarray, n_states: int = 3) -> tuple[float, int]:
-    """SOV'99 (Zemla et al. 1999) numerator and normaliser N for one chain.
+    """SOV'99 (Zemla et al. 1999) numerator and normaliser N for one chain, as the reference computes it.
 
-    Residues with true < 0 are unscored: they break segments of both strings and are not counted.
+    Observed segments are runs of one state in `true`; residues with true < 0 (unscored) belong to no
+    observed segment, so they split runs and never count in N. Predicted segments are runs in `pred`
+    over the whole chain: a prediction is not cut where the truth is unscored (true HHHXHHH against
+    predicted HHHHHHH scores 57.1, as in sov.c: each observed HHH is compared with the 7-residue
+    predicted helix). For each observed segment s1 and each overlapping predicted segment s2 of the same
+    state: (minov + delta) / maxov * len(s1), delta = min(maxov - minov, minov, len(s1) // 2,
+    len(s2) // 2); N adds len(s1) once per such pair, and once for a segment without any.
     """
     true = np.asarray(true, dtype=np.int64)
-    pred = np.where(true >= 0, np.asarray(pred, dtype=np.int64), -1)
+    pred = np.asarray(pred, dtype=np.int64)
     obs, prd = _segments(true), _segments(pred)
     score, norm = 0.0, 0
     for s in range(n_states):
@@ -88,7 +97,12 @@ def evaluate_predictions(items: list[tuple[np.ndarray | None, np.ndarray, np.nda
     """Score a data set.
 
     items: per protein (true8 or None, true3, pred8, pred3) as int arrays of the protein's length,
-    true labels -1 where unscored. 3-state-only proteins (true8 None) count for Q3 and SOV only.
+    true labels -1 where unscored; predictions cover every residue (SOV's predicted segments run through
+    unscored residues). 3-state-only proteins (true8 None) count for Q3 and SOV only.
+    Keys: proteins, residues_scored(_8state), q3, q8 (percent, pooled over residues), sov3 (3-state
+    SOV'99 as the reference computes it, mean over proteins, the number papers report), sov3_pooled
+    (one SOV over all segments of the set), per_class3/8, confusion3/8, states3/8, per_protein_q3
+    (mean, median, p10, p90), per_protein_q8_mean.
     """
     cm8 = np.zeros((8, 8), dtype=np.int64)
     cm3 = np.zeros((3, 3), dtype=np.int64)
