@@ -9,6 +9,7 @@ An ensemble file holds several such checkpoints (without train state) whose prob
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -61,12 +62,46 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for corrupt or foreign files
-        raise UserError(f"{path}: not a readable ss-predict checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
+        raise UserError(f"{path}: not a readable ss-predict checkpoint ({_load_problem(e)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") not in (FORMAT, ENSEMBLE_FORMAT):
-        raise UserError(f"{path}: not an ss-predict checkpoint (format {ckpt.get('format') if isinstance(ckpt, dict) else '?'})")
+        found = f"format {ckpt.get('format')!r}" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}"
+        raise UserError(f"{path}: not an ss-predict checkpoint ({found}; expected one written by ss-train)")
     if ckpt["alphabet"]["residues"] != RESIDUES or ckpt["alphabet"]["ss8"] != SS8:
         raise UserError(f"{path}: checkpoint uses another residue or state alphabet")
     return ckpt
+
+
+def _load_problem(e: Exception) -> str:
+    """A short, clean reason for torch.load's failure (its messages run to paragraphs of advice)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
+    unsupported = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if unsupported:
+        return (f"it stores the Python object {unsupported.group(1)}, not only tensors and plain containers; "
+                "ss-predict loads checkpoints written by ss-train")
+    if "WeightsUnpickler error:" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()[0].strip()
+        return f"not a PyTorch file, or damaged: {detail}"
+    if "failed reading zip archive" in text:
+        return "a truncated or damaged file: " + text.split("failed reading zip archive:", 1)[1].split(".")[0].strip()
+    if isinstance(e, EOFError):
+        return "an empty or truncated file"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if len(first) > 100:
+        first = first[:100].rsplit(" ", 1)[0] + " ..."
+    return f"not a PyTorch file, or damaged: {type(e).__name__}" + (f" {first}" if first else "")
+
+
+def model_mismatch(ckpt: dict, model_cfg: dict) -> str | None:
+    """How the model of a checkpoint differs from `model_cfg` ({name, kwargs}), or None when they agree."""
+    have, want = ckpt["model"], {"name": model_cfg["name"], "kwargs": dict(model_cfg.get("kwargs") or {})}
+    if have["name"] != want["name"]:
+        return f"model {have['name']} and this run asks for model {want['name']}"
+    keys = sorted(k for k in set(have["kwargs"]) | set(want["kwargs"])
+                  if have["kwargs"].get(k) != want["kwargs"].get(k))
+    if not keys:
+        return None
+    def show(kw): return ", ".join(f"{k}={kw.get(k)}" for k in keys)
+    return f"model {have['name']} ({show(have['kwargs'])}) and this run asks for ({show(want['kwargs'])})"
 
 
 def members(ckpt: dict) -> list[dict]:

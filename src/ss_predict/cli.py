@@ -242,20 +242,6 @@ def _refuse_scratch_labels(path: str) -> None:
                         f"or {p.parent / 'Proteins.fa'}; format scratch reads the sequences with their SSpro8.dssp labels")
 
 
-SCRATCH_LABEL_FILES = ("SSpro8.dssp", "SSpro.dssp", "ACCpro.dssp", "ACCpro20.dssp")
-
-
-def _refuse_scratch_labels(path: str) -> None:
-    """A SCRATCH-1D label file (SSpro8.dssp ...) read alone would pass for protein sequences made of H, E, C."""
-    from pathlib import Path
-
-    p = Path(path)
-    if p.is_file() and (p.name in SCRATCH_LABEL_FILES or (p.suffix == ".dssp" and (p.parent / "Proteins.fa").exists()
-                                                            and p.open("rb").read(1) == b">")):
-        raise UserError(f"{p} is a SCRATCH-1D label file, not sequences: give its folder (ss-data stats {p.parent}) "
-                        f"or {p.parent / 'Proteins.fa'}; format scratch reads the sequences with their SSpro8.dssp labels")
-
-
 @guarded
 def data_main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="ss-data", description="Inspect, convert and build data sets.")

@@ -1,22 +1,132 @@
-"""Compose the packaged Hydra configs (configs/ ships as the package `ss_predict.configs`)."""
+"""Compose the packaged Hydra configs (configs/ ships as the package `ss_predict.configs`) and check them:
+Hydra's errors in one complete line, numbers where numbers belong, sweeps expanded into their jobs."""
 from __future__ import annotations
+
+import functools
+import itertools
+from pathlib import Path
 
 from hydra import compose, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from .errors import UserError
 
 CONFIG_MODULE = "ss_predict.configs"
+UNCHECKED = ("model", "data", "benchmarks", "sources", "hydra")  # groups whose keys differ between choices
+
+
+def hydra_message(e: Exception) -> str:
+    """Hydra's multi-line message as one line: its hint and the available options kept, the search path dropped."""
+    parts: list[str] = []
+    for line in str(e).splitlines():
+        if line.startswith("Config search path"):
+            break
+        if line.startswith("\t") and parts:  # an option listed under "Available options in 'model':"
+            sep = " " if parts[-1].endswith(":") else ", "
+            parts[-1] += sep + line.strip()
+        elif line.strip():
+            parts.append(line.strip())
+    text = parts[0] if parts else type(e).__name__
+    for part in parts[1:]:  # "Could not override 'x'. To append ..." reads as one sentence
+        text += (" " if text.endswith(".") else "; ") + part
+    return text
+
+
+def _compose(name: str, overrides: list[str]) -> DictConfig:
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            return compose(config_name=name, overrides=overrides)
+    except Exception as e:  # hydra's override / missing-config errors
+        raise UserError(f"config error: {hydra_message(e)}") from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+@functools.lru_cache(maxsize=None)
+def _defaults(name: str) -> dict:
+    """The config `name` without overrides, unresolved: the reference for value types."""
+    return OmegaConf.to_container(_compose(name, []), resolve=False)
+
+
+def _kind(v) -> str | None:
+    if isinstance(v, bool):
+        return "true or false"
+    if isinstance(v, int):
+        return "an integer"
+    if isinstance(v, float):
+        return "a number"
+    return None
+
+
+def check_types(cfg: DictConfig, name: str) -> None:
+    """Refuse a value of the wrong type where the default is a number or a boolean (`trainer.max_epochs=abc`)."""
+    def walk(ref: dict, got: dict, prefix: str) -> None:
+        for key, default in ref.items():
+            if prefix == "" and key in UNCHECKED or key not in got:
+                continue
+            value, dotted = got[key], f"{prefix}{key}"
+            if isinstance(default, dict) and isinstance(value, dict):
+                walk(default, value, dotted + ".")
+                continue
+            want = _kind(default)
+            if want is None or value is None or (isinstance(value, str) and value.startswith("${")):
+                continue
+            ok = {"true or false": isinstance(value, bool),
+                  "an integer": isinstance(value, int) and not isinstance(value, bool),
+                  "a number": isinstance(value, (int, float)) and not isinstance(value, bool)}[want]
+            if not ok:
+                shown = str(default).lower() if isinstance(default, bool) else default
+                raise UserError(f"config error: {dotted}={value!r} must be {want} (e.g. {dotted}={shown}, "
+                                "the default)")
+    walk(_defaults(name), OmegaConf.to_container(cfg, resolve=False), "")
 
 
 def load_config(name: str, overrides: list[str] | None = None) -> DictConfig:
     """The resolved-on-access config `name` (train, eval, build) with command-line style overrides."""
-    GlobalHydra.instance().clear()
+    cfg = _compose(name, list(overrides or []))
+    check_types(cfg, name)
+    return cfg
+
+
+def sweep_jobs(overrides: list[str]) -> list[list[str]]:
+    """The override lists of every job of a `-m` sweep (`model=phd,dilated_cnn seed=0,1` -> 4 jobs)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
     try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-            return compose(config_name=name, overrides=list(overrides or []))
-    except Exception as e:  # hydra's override / missing-config errors
-        raise UserError(f"config error: {str(e).splitlines()[0]}") from None
-    finally:
-        GlobalHydra.instance().clear()
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as e:
+        raise UserError(f"config error: {hydra_message(e)}") from None
+    choices = []
+    for o in parsed:
+        if o.is_sweep_override():
+            key = o.get_key_element()
+            choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+        else:
+            choices.append([o.input_line])
+    return [list(job) for job in itertools.product(*choices)]
+
+
+def check_data_paths(cfg: DictConfig, entries: DictConfig) -> None:
+    """Every data entry's file exists; else one line that says what to do (build it, set the data root)."""
+    if not str(cfg.paths.data_root).strip():
+        raise UserError("paths.data_root is empty (is SS_DATA_ROOT set to nothing?): set SS_DATA_ROOT=/path/to/data "
+                        "or paths.data_root=/path/to/data; data/README.md lists the data sets")
+    root = Path(cfg.paths.data_root)
+    for name, spec in entries.items():
+        if not isinstance(spec, DictConfig) or "path" not in spec:
+            continue
+        path = Path(spec.path)
+        if path.exists():
+            continue
+        if spec.get("format") == "processed":
+            raise UserError(f"data '{name}': the built training set {path} does not exist: run `ss-data build` "
+                            "first (with the same paths.output_dir / SS_OUTPUT_DIR), or choose another data=")
+        where = "" if root.is_absolute() else f" (relative to the working directory {Path.cwd()})"
+        if not root.is_dir():
+            raise UserError(f"data root {root}{where} does not exist: set SS_DATA_ROOT=/path/to/data or "
+                            "paths.data_root=/path/to/data; data/README.md lists the data sets and their sources")
+        raise UserError(f"data '{name}': {path} not found in the data root {root}{where}: data/README.md says "
+                        "where to get it (or point SS_DATA_ROOT / paths.data_root at a folder that has it)")
+

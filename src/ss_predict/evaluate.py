@@ -1,13 +1,18 @@
 """Score checkpoints on benchmark sets: Q8, Q3, per-class scores, confusion matrices, SOV'99."""
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
+from tqdm import tqdm
 
 from .batching import EncodedSet
-from .checkpoint import load_models, model_path
+from .checkpoint import WEIGHTS, load_models, model_path
+from .config import check_data_paths
 from .errors import UserError
 from .inference import predict_sets, resolve_device, to_ss3
 from .io_utils import atomic_write_text
@@ -15,11 +20,14 @@ from .metrics import score_proteins
 from .train import load_split
 
 
-def evaluate_sets(models: list, feature_spec: str, sets: dict[str, list], device, max_tokens: int) -> dict:
+def evaluate_sets(models: list, feature_spec: str, sets: dict[str, list], device, max_tokens: int,
+                  progress: bool = False) -> dict:
     results = {}
     for name, proteins in sets.items():
         data = EncodedSet(proteins, feature_spec)
-        probs = predict_sets(models, data, device, max_tokens)
+        with tqdm(total=int(data.lengths.sum()), desc=name, unit="res", unit_scale=True, leave=False,
+                  disable=not progress) as bar:
+            probs = predict_sets(models, data, device, max_tokens, progress=bar)
         results[name] = score_proteins(proteins, [p.argmax(-1) for p in probs],
                                        [to_ss3(p).argmax(-1) for p in probs])
     return results
@@ -35,23 +43,66 @@ def format_table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def checkpoint_label(path: Path) -> str:
+    """A bundled model by its name, any other checkpoint by its folder and stem (`runs/phd_s0/best.pt` -> phd_s0_best)."""
+    if path.parent.resolve() == WEIGHTS.resolve():
+        return path.stem
+    return f"{path.parent.resolve().name}_{path.stem}".strip("_")
+
+
+def default_output(out_dir: Path, paths: list[Path], set_names: list[str]) -> Path:
+    """<out_dir>/<checkpoint(s)>.<sets>.json; an ensemble of many files gets a short hashed name, and a name
+    already taken gets -2, -3, ... (results are never replaced)."""
+    labels = [checkpoint_label(p) for p in paths]
+    models = "+".join(labels)
+    if len(paths) > 1 and len(models) > 80:
+        digest = hashlib.sha1("\n".join(str(p.resolve()) for p in paths).encode()).hexdigest()[:10]
+        models = f"ensemble{len(paths)}-{digest}"
+    sets = "+".join(set_names)
+    if len(sets) > 60:
+        sets = f"{len(set_names)}sets-{hashlib.sha1(sets.encode()).hexdigest()[:8]}"
+    base = re.sub(r"[^A-Za-z0-9._+=-]+", "_", f"{models}.{sets}")
+    out, n = out_dir / f"{base}.json", 1
+    while out.exists():
+        n += 1
+        out = out_dir / f"{base}-{n}.json"
+    return out
+
+
+def show_progress(setting) -> bool:
+    if setting == "auto":
+        return sys.stderr.isatty()
+    if isinstance(setting, bool):
+        return setting
+    raise UserError(f"progress={setting!r}: use auto, true or false")
+
+
 def run_eval(cfg: DictConfig) -> dict:
     if not cfg.checkpoint:
         raise UserError("give checkpoint=PATH (or a list: checkpoint=[a.pt,b.pt] to average models)")
-    paths = [cfg.checkpoint] if isinstance(cfg.checkpoint, str) else list(cfg.checkpoint)
-    device = resolve_device(cfg.device)
-    models, ckpt = load_models(paths, device)
-    paths = [model_path(p) for p in paths]
-    sets = {}
+    specs = [cfg.checkpoint] if isinstance(cfg.checkpoint, str) else list(cfg.checkpoint)
+    progress = show_progress(cfg.get("progress", "auto"))
+    if cfg.output and Path(cfg.output).exists() and not cfg.get("overwrite"):
+        raise UserError(f"{cfg.output} exists: add overwrite=true to replace it, or leave output= unset for a "
+                        "new file under <output_dir>/eval/")
     for name, spec in cfg.data.items():
         if not isinstance(spec, DictConfig) or "path" not in spec:
             raise UserError(f"data '{name}' is not a benchmark set (use e.g. data=cb513 or data=[cb513,ts115])")
-        sets[name] = load_split(spec)
-    results = evaluate_sets(models, ckpt["features"]["name"], sets, device, int(cfg.max_tokens))
+    check_data_paths(cfg, cfg.data)
+    device = resolve_device(cfg.device)
+    models, ckpt = load_models(specs, device)
+    paths = [model_path(p) for p in specs]
+    sets = {name: load_split(spec) for name, spec in cfg.data.items()}
+    results = evaluate_sets(models, ckpt["features"]["name"], sets, device, int(cfg.max_tokens), progress)
     report = {"checkpoints": [str(p) for p in paths], "model": ckpt["model"], "features": ckpt["features"]["name"],
               "device": str(device), "results": results}
-    out = cfg.output or Path(cfg.paths.output_dir) / "eval" / f"{Path(paths[0]).stem}.json"
-    atomic_write_text(out, json.dumps(report, indent=1) + "\n")
-    print(format_table(results))
+    print(format_table(results), flush=True)  # shown even if the file cannot be written
+    out = Path(cfg.output) if cfg.output else default_output(Path(cfg.paths.output_dir) / "eval", paths, list(sets))
+    try:
+        atomic_write_text(out, json.dumps(report, indent=1) + "\n")
+    except (OSError, UserError) as e:  # io_utils reports some write failures as UserError already
+        reason = str(e) if isinstance(e, UserError) else f"cannot write {out}: {e.strerror or e}"
+        raise UserError(f"{reason}; the table above is not saved: give output=PATH in a writable folder, "
+                        "or set paths.output_dir (SS_OUTPUT_DIR)") from None
     print(f"[ss-eval] wrote {out}")
     return report
