@@ -5,8 +5,11 @@
 
 Measures, for each model config (random weights: speed does not depend on them) and the bundled default:
   * inference residues/s on CPU (and CUDA when present), batched as ss-predict batches, on the CB513
-    sequences, after warm-up, median of --repeats runs;
-  * training residues/s with the real loss/optimizer step (bf16 autocast on CUDA), peak GPU memory;
+    sequences, after warm-up, median of --repeats runs; on CUDA with bf16 autocast (as ss-predict runs)
+    and in fp32;
+  * training residues/s with the real loss/optimizer step (bf16 autocast on CUDA) and its peak GPU memory
+    (full 65,536-residue batches); on CUDA also the peak GPU memory of inference on one 40,000-residue
+    chain and on one full 262,144-residue batch;
 and for the shipped CLI: peak resident memory on one 40,000-residue sequence, end-to-end wall time of
 `ss-predict` on the 511 CB513 sequences (process start included), and start-up (import + model load).
 """
@@ -26,13 +29,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ss_predict.batching import EncodedSet
+from ss_predict.batching import EncodedSet, length_batches
 from ss_predict.config import load_config
 from ss_predict.formats import read_any
 from ss_predict.inference import autocast, predict_sets
 from ss_predict.losses import ss_loss
 from ss_predict.models import create_model
 from ss_predict.predict import load_predictor
+from ss_predict.records import Protein
 
 DATA = Path(os.environ.get("SS_DATA_ROOT", Path(__file__).resolve().parents[2] / "shared" / "data"))
 CB513 = DATA / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv"
@@ -43,19 +47,46 @@ def model_from_config(name: str) -> torch.nn.Module:
     return create_model(cfg.model.name, 21, **cfg.model.kwargs)
 
 
-def infer_speed(models, data: EncodedSet, device, repeats: int, max_tokens: int) -> float:
+@torch.inference_mode()
+def predict_fp32(models, data: EncodedSet, device, max_tokens: int) -> None:
+    """predict_sets without bf16 autocast (the fp32 CUDA column): same batches, probabilities to the host."""
+    for idx in length_batches(data.lengths, max_tokens):
+        b = data.batch(idx).to(device)
+        probs = sum(torch.softmax(m(b.x, b.mask).float(), dim=-1) for m in models) / len(models)
+        probs.cpu()
+
+
+def infer_speed(models, data: EncodedSet, device, repeats: int, max_tokens: int, bf16: bool = True) -> float:
     total = int(data.lengths.sum())
-    predict_sets(models, data, device, max_tokens)  # warm-up
+    run = predict_sets if bf16 else predict_fp32
+    run(models, data, device, max_tokens)  # warm-up
     times = []
     for _ in range(repeats):
         if device.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
-        predict_sets(models, data, device, max_tokens)
+        run(models, data, device, max_tokens)
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     return total / statistics.median(times)
+
+
+def random_set(n: int, length: int, seed: int = 0) -> EncodedSet:
+    """n random chains of `length` residues (memory depends on lengths only)."""
+    rng = np.random.default_rng(seed)
+    return EncodedSet([Protein(f"r{i}", "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), length)))
+                       for i in range(n)], "onehot")
+
+
+def infer_peak_mib(models, data: EncodedSet, device, max_tokens: int) -> float:
+    """Peak GPU memory (MiB, weights included) of predicting `data` as ss-predict does (bf16 autocast)."""
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    predict_sets(models, data, device, max_tokens)
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() / 2**20
 
 
 def train_speed(model, data: EncodedSet, device, steps: int, max_tokens: int) -> tuple[float, float]:
@@ -133,6 +164,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--models", default="phd,dilated_cnn,cnn_bigru")
+    ap.add_argument("--devices", help="comma-separated, e.g. cuda (default: cpu, and cuda when present)")
+    ap.add_argument("--limit", type=int, help="only the first N CB513 chains (quick runs)")
     ap.add_argument("--train-steps", type=int, default=20)
     ap.add_argument("--skip-cli", action="store_true")
     ap.add_argument("--checkpoints", nargs="*", default=[],
@@ -142,9 +175,13 @@ def main() -> None:
     ap.add_argument("--out", default="outputs/bench.json")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    proteins = read_any(CB513)
+    proteins = read_any(CB513)[: a.limit]
     data = EncodedSet(proteins, "onehot")
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    if a.devices:
+        devices = [torch.device(d) for d in a.devices.split(",")]
+    if any(d.type == "cuda" for d in devices):
+        long_chain, full_batch = random_set(1, 40000), random_set(512, 512)  # 512 x 512 = one 262,144 batch
     rows = []
     for name in [m for m in a.models.split(",") if m] + (["default"] if a.models else []):
         if name == "default":  # the bundled model: every member of its ensemble, as ss-predict runs it
@@ -157,7 +194,11 @@ def main() -> None:
             ms = [m.to(dev).eval() for m in models]
             mt = 32768 if dev.type == "cpu" else 262144
             row[f"infer_res_s_{dev.type}"] = infer_speed(ms, data, dev, a.repeats, mt)
-            if dev.type == "cuda":  # training speed of one member (ensemble members train one at a time)
+            if dev.type == "cuda":
+                row["infer_res_s_cuda_fp32"] = infer_speed(ms, data, dev, a.repeats, mt, bf16=False)
+                row["infer_peak_mib_cuda_40k"] = infer_peak_mib(ms, long_chain, dev, mt)
+                row["infer_peak_mib_cuda_batch"] = infer_peak_mib(ms, full_batch, dev, mt)
+                # training speed of one member (ensemble members train one at a time)
                 row["train_res_s_cuda"], row["train_peak_mib_cuda"] = train_speed(
                     models[0], data, dev, a.train_steps, 65536)
         if "cuda" not in [d.type for d in devices]:
