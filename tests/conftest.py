@@ -5,6 +5,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SS_DATA_ROOT", REPO.parent / "shared" / "data")).resolve()
+os.environ.setdefault("SS_DATA_ROOT", str(DATA))  # configs composed by the tests read the shared copy, not ./data
 
 
 @pytest.fixture(scope="session")
