@@ -107,8 +107,16 @@ def merge_rows(first: Protein, second: Protein) -> Protein:
     )
 
 
-def read_zhou(path: str | Path, split: str = "all", merge: bool = True) -> list[Protein]:
-    """Read a Zhou file; split is all, train, test or valid (the latter three for 6133 / 5926 rows)."""
+def read_zhou(path: str | Path, split: str = "all", merge: bool = True, rows_of: str | Path | None = None,
+              rows_split: str = "all") -> list[Protein]:
+    """Read a Zhou file; split is all, train, test or valid (the latter three for 6133 / 5926 rows).
+
+    rows_of: a processed set (`ss-data build`) whose records are rows of this data set (ids
+    `<file>|<row>`, e.g. from the Zhou CSV): only the rows of its `rows_split` are returned, with this
+    file's profiles, each checked to hold the same sequence. That gives the built set's homology filter
+    and cluster split to the profile files (`data=cullpdb_cb513_npy`); use merge=False there, as the
+    CSV rows are not merged.
+    """
     arr = load_array(path)
     n = arr.shape[0]
     lo, hi = 0, n
@@ -119,8 +127,37 @@ def read_zhou(path: str | Path, split: str = "all", merge: bool = True) -> list[
         lo, hi = SPLITS[n][split]
     stem = Path(path).name.split(".")[0]
     rows = [_row_to_protein(arr[i], f"{stem}|{i}") for i in range(lo, hi)]
-    if not merge:
-        return rows
+    if rows_of is not None:
+        return _rows_like(merge_all(rows, n) if merge else rows, path, rows_of, rows_split)
+    return merge_all(rows, n) if merge else rows
+
+
+def _row_index(rid: str) -> int | None:
+    tail = rid.rsplit("|", 1)[-1]
+    return int(tail) if "|" in rid and tail.isdigit() else None
+
+
+def _rows_like(proteins: list[Protein], path, rows_of, rows_split: str) -> list[Protein]:
+    """The records of `proteins` whose row a processed set's `rows_split` names, checked by sequence."""
+    from .processed import read_processed
+
+    by_row = {_row_index(p.id): p for p in proteins}
+    out = []
+    for r in read_processed(rows_of, split=rows_split):
+        i = _row_index(r.id)
+        if i is None:
+            raise FormatError(f"{rows_of}: record '{r.id}' names no Zhou row (expected '<file>|<row>')")
+        if i not in by_row:
+            raise FormatError(f"{path}: no row {i} (named by '{r.id}' of {rows_of})")
+        if by_row[i].sequence != r.sequence:
+            raise FormatError(f"{path}: row {i} is not the chain '{r.id}' of {rows_of} (the sequences "
+                              "differ): not the same data set")
+        out.append(by_row[i])
+    return sorted(out, key=lambda p: _row_index(p.id))
+
+
+def merge_all(rows: list[Protein], n: int) -> list[Protein]:
+    """Merge the rows of chains split over several rows (terminal flags; CB513's last two rows)."""
     flagged = any(p.extras["terminals"][:, 0].any() for p in rows)
     out: list[Protein] = []
     for i, p in enumerate(rows):
