@@ -1,0 +1,116 @@
+"""The Python API (`ss_predict.predict`, `ss_predict.Predictor`): same validation and numbers as ss-predict."""
+import contextlib
+import gzip
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ss_predict
+from ss_predict.cli import predict_main
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "example.fasta"
+UBIQUITIN = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
+TRP_CAGE = "NLYIQWLKDGGPSSGRPPPS"
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return ss_predict.Predictor(model="default", device="cpu")
+
+
+def cli_json(*args):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        predict_main([*args, "-f", "json"])
+    return json.loads(out.getvalue())
+
+
+def test_import_is_light():
+    code = "import sys, ss_predict; assert 'torch' not in sys.modules and 'numpy' not in sys.modules; " \
+           "assert callable(ss_predict.predict) and 'Predictor' in dir(ss_predict)"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_predict_matches_the_cli(tmp_path):
+    preds = ss_predict.predict([UBIQUITIN, ("trp", TRP_CAGE)], model="default", device="cpu")
+    assert [p.id for p in preds] == ["seq1", "trp"] and preds[1].sequence == TRP_CAGE
+    fa = tmp_path / "in.fasta"
+    fa.write_text(f">seq1\n{UBIQUITIN}\n>trp\n{TRP_CAGE}\n")
+    for p, rec in zip(preds, cli_json(str(fa))):
+        assert p.p8.shape == (len(p.sequence), 8) and p.p3.shape == (len(p.sequence), 3)
+        assert isinstance(p.p8, np.ndarray) and isinstance(p.ss8, str) and isinstance(p.ss3, str)
+        assert (p.id, p.sequence, p.ss8, p.ss3) == (rec["id"], rec["sequence"], rec["ss8"], rec["ss3"])
+        np.testing.assert_allclose(p.p8, rec["p8"], atol=5e-5)
+        np.testing.assert_allclose(p.p3, rec["p3"], atol=5e-5)
+        assert p.ss3 == "".join(ss_predict.STATES3[i] for i in p.p3.argmax(1))
+        assert p.ss8 == "".join(ss_predict.STATES8[i] for i in p.p8.argmax(1))
+
+
+def test_predictor_reuses_its_model_on_every_input_form(predictor, tmp_path):
+    models = predictor.models
+    by_path = predictor.predict(str(EXAMPLE))
+    gz = tmp_path / "example.fa.gz"
+    gz.write_bytes(gzip.compress(EXAMPLE.read_bytes()))
+    by_gz = predictor.predict(gz)
+    pairs = [(p.id, p.sequence) for p in by_path]
+    by_pairs, by_dict = predictor.predict(pairs), predictor.predict(dict(pairs))
+    assert predictor.models is models and [p.id for p in by_path] == ["ubiquitin_human", "lysozyme_chicken", "trp_cage"]
+    for other in (by_gz, by_pairs, by_dict):
+        assert [p.id for p in other] == [p.id for p in by_path]
+        for a, b in zip(by_path, other):
+            np.testing.assert_array_equal(a.p8, b.p8)
+
+
+@pytest.mark.parametrize("sequences,words", [
+    (["MKVLA", "MK1VL"], ["'seq2' position 3", "'1'"]),
+    ([("a", "MKV"), ("a", "MKVL")], ["duplicate id 'a'"]),
+    ([("gap", "MK-VL")], ["'gap' position 3", "gap"]),
+    ([("e", "  ")], ["'e' has an empty sequence"]),
+    ([("dna", "ATGGCTAGCAAAGGAGAAGAACTTTTC")], ["'dna'", "nucleotide", "allow_nucleotide=True"]),
+    ([], ["no sequences"]),
+    ("MKVLAAGIVGLLLAAHSEEV", ["no such file", "pass a list"]),
+    ("/nonexistent/x.fasta", ["file not found"]),
+])
+def test_invalid_input_raises_a_named_user_error(predictor, sequences, words):
+    with pytest.raises(ss_predict.UserError) as e:
+        predictor.predict(sequences)
+    assert isinstance(e.value, ss_predict.FormatError)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_allow_nucleotide_and_wrong_types(predictor):
+    dna = "ATGGCTAGCAAAGGAGAAGAACTTTTC"
+    assert predictor.predict([dna], allow_nucleotide=True)[0].sequence == dna
+    with pytest.raises(TypeError, match="item 1"):
+        predictor.predict([3])
+    with pytest.raises(ss_predict.UserError, match="unknown device 'gpu'"):
+        ss_predict.Predictor(device="gpu")
+    with pytest.raises(ss_predict.UserError, match="no bundled model"):
+        ss_predict.Predictor(model="nosuchmodel")
+
+
+def test_predict_stays_callable_after_the_submodule_import():
+    """Importing ss_predict.predict (as the CLI does) must not hide the function ss_predict.predict."""
+    code = ("import ss_predict; import ss_predict.predict; from ss_predict.predict import load_predictor; "
+            "p = ss_predict.predict(['MKVLAAGIVG']); assert p[0].id == 'seq1' and len(p[0].ss8) == 10")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_readme_example_runs(tmp_path, capsys):
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Python API"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = code.replace('"examples/example.fasta"', repr(str(EXAMPLE))).replace(
+        '"/tmp/example.horiz"', repr(str(tmp_path / "example.horiz")))
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("seq1 C") and out[1].startswith("trp_cage ") and out[2] == "CBEGIHST HEC"
+    assert (tmp_path / "example.horiz").read_text().startswith("# record: ubiquitin_human\n# PSIPRED HFORMAT")
