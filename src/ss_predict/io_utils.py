@@ -122,6 +122,8 @@ def discard_stdout() -> None:
 
 def write_stdout(text: str) -> None:
     """Write and flush `text` to standard output; a failure (full disk, closed descriptor) is a UserError."""
+    if sys.stdout is None:
+        raise UserError("standard output is closed; give -o FILE")
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
