@@ -82,7 +82,7 @@ def test_same_seed_same_run(tmp_path, out_dir):
 
 def test_checkpoint_from_other_feature_spec_is_refused(tmp_path, out_dir):
     train(_cfg(tmp_path / "a", "trainer.max_epochs=1", model=("model=phd",)))
-    with pytest.raises(UserError, match="checkpoint features .onehot. differ"):
+    with pytest.raises(UserError, match="made with features .onehot. and this run asks for .onehot.profile."):
         train(_cfg(tmp_path / "a", "trainer.max_epochs=2", "features=onehot+profile", "trainer.resume=auto",
                    model=("model=phd",)))
 

@@ -127,6 +127,8 @@ def check_data_paths(cfg: DictConfig, entries: DictConfig) -> None:
         if not root.is_dir():
             raise UserError(f"data root {root}{where} does not exist: set SS_DATA_ROOT=/path/to/data or "
                             "paths.data_root=/path/to/data; data/README.md lists the data sets and their sources")
-        raise UserError(f"data '{name}': {path} not found in the data root {root}{where}: data/README.md says "
-                        "where to get it (or point SS_DATA_ROOT / paths.data_root at a folder that has it)")
+        if not path.resolve().is_relative_to(root.resolve()):
+            raise UserError(f"data '{name}': file not found: {path}")
+        raise UserError(f"data '{name}': file not found: {path} (data root {root}{where}); data/README.md says "
+                        "where to get it, or point SS_DATA_ROOT / paths.data_root at a folder that has it")
 
