@@ -10,7 +10,7 @@ from ss_predict.config import load_config
 from ss_predict.errors import UserError
 from ss_predict.formats import read_any
 from ss_predict.formats.processed import read_processed
-from ss_predict.homology import MMseqs
+from ss_predict.homology import MMseqs, homologous_pairs
 
 pytestmark = pytest.mark.skipif(shutil.which("mmseqs") is None, reason="MMseqs2 not installed (apt-get install mmseqs2)")
 
@@ -34,6 +34,9 @@ def small_pool(tmp_path_factory, data_root):
     for p in pool:
         lines += [f">{p.id}", p.sequence, "L" * len(p)]
     lines += [">planted_cb513", target.sequence, "H" * len(target)]
+    # CB513|359 (type-I antifreeze protein, 38 residues of low complexity) inside a longer chain
+    afp = next(p for p in cb if p.id.endswith("|359")).sequence
+    lines += [">afp_tagged", "MGSSHHHHHHSSGLVPRGSH" + afp, "C" * (len(afp) + 20)]
     lines += [">mutant40", _mutate(target.sequence, 0.40, rng), "E" * len(target)]
     (d / "pool.txt").write_text("\n".join(lines) + "\n")
     return d / "pool.txt", target, pool
@@ -54,8 +57,10 @@ def test_filter_removes_homologues_and_keeps_unrelated(small_pool, tmp_path, out
     assert removed["planted_cb513"]["identity"] == 1.0
     assert 0.3 <= removed["mutant40"]["identity"] < 0.5
     assert removed["mutant40"]["benchmark"] == "cb513"
+    assert removed["afp_tagged"]["hit"].endswith("|359")
+    assert {r["direction"] for r in m["removed"]} <= {"a->b", "b->a", "contained"}
     kept = {p.id for p in read_processed(cfg.output)}
-    assert "planted_cb513" not in kept and "mutant40" not in kept
+    assert not {"planted_cb513", "mutant40", "afp_tagged"} & kept
     # unrelated real chains stay (PISCES_25 chains barely resemble CB513)
     assert len(kept) + m["counts"]["removed_valid_neighbours"] >= len(pool) - 25
     # no validation chain reaches 25% identity to a training chain (checked independently)
@@ -63,7 +68,7 @@ def test_filter_removes_homologues_and_keeps_unrelated(small_pool, tmp_path, out
     train = {p.id: p.sequence for p in recs if p.extras["split"] == "train"}
     valid = {p.id: p.sequence for p in recs if p.extras["split"] == "valid"}
     assert valid and train
-    assert MMseqs().search(valid, train, 0.25, 30) == []
+    assert homologous_pairs(train, valid, MMseqs()) == []
     manifest = json.loads((tmp_path / "a/set.manifest.json").read_text())
     assert manifest["counts"]["train_chains"] == len(train) and manifest["counts"]["valid_chains"] == len(valid)
     assert manifest["benchmarks"] == {"cb513": str(cfg.benchmarks.cb513.path)}
@@ -105,3 +110,44 @@ def test_missing_or_malformed_source_fails_clearly(tmp_path, out_dir):
     with pytest.raises(UserError, match=r"bad.txt.*'a'.*4 residues but 3 labels"):
         build(cfg)
     assert not (tmp_path / "o.jsonl.gz").exists()
+
+
+def test_audit_train_valid_of_built_set_is_clean(small_pool, tmp_path, out_dir, capsys):
+    from ss_predict.cli import data_main
+    pool_path, _, _ = small_pool
+    cfg = _cfg(pool_path, tmp_path / "a")
+    build(cfg)
+    data_main(["audit", f"{cfg.output}:train", f"{cfg.output}:valid"])  # no pair: returns, exit 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["benchmark\ttrain_id\tbenchmark_id\tidentity\taligned\tevalue\tdirection"]
+    assert "0 of" in err
+
+
+def test_audit_finds_planted_homologues(small_pool, data_root, tmp_path, capsys):
+    from ss_predict.cli import data_main
+    pool_path, target, _ = small_pool
+    cb513 = data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv"
+    with pytest.raises(SystemExit) as e:
+        data_main(["audit", str(pool_path), str(cb513), "-o", str(tmp_path / "pairs.tsv")])
+    assert e.value.code == 1
+    rows = [r.split("\t") for r in (tmp_path / "pairs.tsv").read_text().splitlines()[1:]]
+    found = {(r[1], r[2]): r for r in rows}
+    assert ("planted_cb513", target.id) in found and float(found[("planted_cb513", target.id)][3]) == 1.0
+    assert ("mutant40", target.id) in found
+    afp = next(r for r in rows if r[1] == "afp_tagged")
+    assert afp[2].endswith("|359")
+    # the same pairs from either side: auditing the benchmark against the pool finds the same chains
+    with pytest.raises(SystemExit):
+        data_main(["audit", str(cb513), str(pool_path)])
+    back = {(r.split("\t")[2], r.split("\t")[1]) for r in capsys.readouterr().out.splitlines()[1:]}
+    assert {("planted_cb513", target.id), ("mutant40", target.id)} <= back
+
+
+def test_exact_containment_catches_chains_too_short_to_align(data_root):
+    from ss_predict.homology import contained_pairs
+    afp = next(p for p in read_any(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv")
+               if p.id.endswith("|359")).sequence
+    short = afp[5:29]  # 24 residues: below the 30-residue alignment floor
+    hits = homologous_pairs({"short": short, "other": "MKV" * 10}, {"afp": afp}, MMseqs())
+    assert [(h.a, h.b, h.direction) for h in hits] == [("short", "afp", "contained")]
+    assert contained_pairs({"x": short[:19]}, {"afp": afp}, min_len=20) == []  # under min_len: not a chain match

@@ -1,5 +1,9 @@
 """The training-set builder: read pools, normalise, drop duplicates, remove benchmark homologues,
-split validation by sequence cluster, and write the processed set plus a JSON manifest."""
+split validation by sequence cluster, and write the processed set plus a JSON manifest.
+
+Homology is `homology.homologous_pairs`: MMseqs2 in both directions without masking, plus exact
+containment; the same criteria as `ss-data audit`, so the result can be re-checked by anyone.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -11,26 +15,28 @@ from omegaconf import DictConfig, OmegaConf
 
 from .formats import read_any
 from .formats.processed import to_line, write_processed
-from .homology import MMseqs
+from .homology import MMseqs, homologous_pairs
 from .io_utils import atomic_path
 
+MAX_VALID_PASSES = 5
 
-def _load(name: str, spec) -> list:
+
+def _load(spec) -> list:
     kwargs = {k: v for k, v in spec.items() if k not in ("format", "path")}
     return read_any(spec["path"], spec.get("format"), **kwargs)
 
 
-def build(cfg: DictConfig) -> dict:
-    """Run the whole build described by `cfg` (configs/build.yaml); returns the manifest."""
-    tool = MMseqs(**OmegaConf.to_container(cfg.mmseqs))
-    thr, min_aln = float(cfg.identity), int(cfg.min_aln_len)
+def _num(key: str) -> int:
+    return int(key[1:])
 
-    # 1. pools, in config order; exact duplicate sequences keep their first occurrence
+
+def read_pools(cfg: DictConfig) -> tuple[list, dict]:
+    """Pools in config order -> [(source, Protein)], exact duplicate sequences keeping their first occurrence."""
     pool, sources, seen = [], {}, set()
     for name, spec in cfg.sources.items():
-        recs = _load(name, spec)
+        recs = _load(spec)
         stats = {"path": str(spec.path), "format": spec.get("format"), "chains_read": len(recs),
-                 "duplicates_dropped": 0, "unlabelled_dropped": 0}
+                 "residues_read": sum(len(p) for p in recs), "duplicates_dropped": 0, "unlabelled_dropped": 0}
         for p in recs:
             if p.n_scored == 0 or len(p) < int(cfg.min_length):
                 stats["unlabelled_dropped"] += 1
@@ -40,33 +46,42 @@ def build(cfg: DictConfig) -> dict:
                 seen.add(p.sequence)
                 pool.append((name, p))
         sources[name] = stats
-    keys = [f"p{i}" for i in range(len(pool))]
-    seqs = {k: p.sequence for k, (_, p) in zip(keys, pool)}
+    return pool, sources
 
-    # 2. remove every chain with >= thr identity to any benchmark chain
+
+def remove_benchmark_homologues(cfg, tool: MMseqs, seqs: dict[str, str]) -> tuple[dict, list, dict, int]:
+    """Pool keys with a homologue in any benchmark -> (best evidence per key, removal records, per benchmark, n)."""
     bench, bench_ids = {}, {}
     for name, spec in cfg.benchmarks.items():
-        for j, p in enumerate(_load(name, spec)):
-            bench[f"b{len(bench)}"] = p.sequence
-            bench_ids[f"b{len(bench) - 1}"] = (name, p.id)
-    hits = tool.search(seqs, bench, thr, min_aln)
-    best: dict[str, object] = {}
+        for p in _load(spec):
+            key = f"b{len(bench)}"
+            bench[key], bench_ids[key] = p.sequence, (name, p.id)
+    hits = homologous_pairs(seqs, bench, tool, float(cfg.identity), int(cfg.min_aln_len), int(cfg.min_contained))
+    by_key: dict[str, list] = {}
     for h in hits:
-        if h.query not in best or h.identity > best[h.query].identity:
-            best[h.query] = h
-    removed, per_bench = [], {name: 0 for name in cfg.benchmarks}
-    for k in sorted(best, key=lambda k: int(k[1:])):
-        h = best[k]
-        src, p = pool[int(k[1:])]
-        bname, bid = bench_ids[h.target]
-        per_bench[bname] += 1
-        removed.append({"id": p.id, "source": src, "benchmark": bname, "hit": bid,
-                        "identity": h.identity, "aligned": h.aln_len})
-    kept = [k for k in keys if k not in best]
+        by_key.setdefault(h.a, []).append(h)
+    per_bench = {name: 0 for name in cfg.benchmarks}
+    benchmark_chains_hit = {name: set() for name in cfg.benchmarks}
+    best = {}
+    for k, hs in by_key.items():
+        best[k] = max(hs, key=lambda h: (h.identity, h.aln_len))
+        for name in {bench_ids[h.b][0] for h in hs}:
+            per_bench[name] += 1
+        for h in hs:
+            benchmark_chains_hit[bench_ids[h.b][0]].add(h.b)
+    records = {k: {"benchmark": bench_ids[h.b][0], "hit": bench_ids[h.b][1], "identity": h.identity,
+                   "aligned": h.aln_len, "evalue": h.evalue, "direction": h.direction,
+                   "benchmark_chains_hit": len(by_key[k])} for k, h in best.items()}
+    return records, hits, {n: {"pool_chains_removed": per_bench[n],
+                               "benchmark_chains_with_homologue": len(benchmark_chains_hit[n])}
+                           for n in cfg.benchmarks}, len(bench)
 
-    # 3. validation = whole clusters (>= thr identity), then drop training chains still similar to them
+
+def split_validation(cfg, tool: MMseqs, seqs: dict[str, str], kept: list[str]) -> tuple[list, set, list, int]:
+    """Validation = whole clusters; then drop training chains homologous to a validation chain until none is."""
+    thr = float(cfg.identity)
     rep_of = tool.cluster({k: seqs[k] for k in kept}, thr)
-    reps = sorted(set(rep_of.values()), key=lambda k: int(k[1:]))
+    reps = sorted(set(rep_of.values()), key=_num)
     members: dict[str, list[str]] = {r: [] for r in reps}
     for k in kept:
         members[rep_of[k]].append(k)
@@ -79,49 +94,80 @@ def build(cfg: DictConfig) -> dict:
         if len(members[r]) <= max(1, target // 20):  # no single giant family
             valid.update(members[r])
     train = [k for k in kept if k not in valid]
-    cross = tool.search({k: seqs[k] for k in sorted(valid, key=lambda k: int(k[1:]))},
-                        {k: seqs[k] for k in train}, thr, min_aln)
-    leak = sorted({h.target for h in cross}, key=lambda k: int(k[1:]))
-    train = [k for k in train if k not in set(leak)]
+    vseqs = {k: seqs[k] for k in sorted(valid, key=_num)}
+    leaks = []
+    for _ in range(MAX_VALID_PASSES):  # repeat: a smaller target set can surface hits the prefilter crowded out
+        hits = homologous_pairs({k: seqs[k] for k in train}, vseqs, tool, thr, int(cfg.min_aln_len),
+                                int(cfg.min_contained))
+        if not hits:
+            break
+        leaks += hits
+        gone = {h.a for h in hits}
+        train = [k for k in train if k not in gone]
+    return train, valid, leaks, len(reps)
 
-    # 4. outputs
+
+def build(cfg: DictConfig) -> dict:
+    """Run the whole build described by `cfg` (configs/build.yaml); returns the manifest."""
+    tool = MMseqs(**OmegaConf.to_container(cfg.mmseqs))
+    pool, sources = read_pools(cfg)
+    keys = [f"p{i}" for i in range(len(pool))]
+    seqs = {k: p.sequence for k, (_, p) in zip(keys, pool)}
+
+    removed_info, _, per_bench, n_bench = remove_benchmark_homologues(cfg, tool, seqs)
+    kept = [k for k in keys if k not in removed_info]
+    train, valid, leaks, n_clusters = split_validation(cfg, tool, seqs, kept)
+    leaked = {h.a for h in leaks}
+
     split = {k: "train" for k in train} | {k: "valid" for k in valid}
-    lines = [to_line(pool[int(k[1:])][1], pool[int(k[1:])][0], split[k]) for k in keys if k in split]
+    lines = [to_line(pool[_num(k)][1], pool[_num(k)][0], split[k]) for k in keys if k in split]
     out = Path(cfg.output)
     write_processed(lines, out)
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     for name in sources:
-        ks = [k for k in keys if pool[int(k[1:])][0] == name]
+        ks = [k for k in keys if pool[_num(k)][0] == name]
         sources[name].update({
             "chains_pooled": len(ks),
-            "removed_homologues": sum(1 for k in ks if k in best),
-            "removed_valid_neighbours": sum(1 for k in ks if k in set(leak)),
+            "removed_homologues": sum(1 for k in ks if k in removed_info),
+            "removed_valid_neighbours": sum(1 for k in ks if k in leaked),
             "train_chains": sum(1 for k in ks if split.get(k) == "train"),
             "valid_chains": sum(1 for k in ks if split.get(k) == "valid"),
-            "train_residues": sum(len(pool[int(k[1:])][1]) for k in ks if split.get(k) == "train"),
-            "valid_residues": sum(len(pool[int(k[1:])][1]) for k in ks if split.get(k) == "valid"),
+            "train_residues": sum(len(pool[_num(k)][1]) for k in ks if split.get(k) == "train"),
+            "valid_residues": sum(len(pool[_num(k)][1]) for k in ks if split.get(k) == "valid"),
         })
+    pid = {k: pool[_num(k)][1].id for k in keys}
     manifest = {
         "output": out.name,
         "sha256": digest,
-        "identity_threshold": thr,
+        "identity_threshold": float(cfg.identity),
         "identity_definition": "identical aligned positions / length of the shorter chain",
-        "min_aligned_length": min_aln,
-        "aligner": {"tool": "mmseqs2", **OmegaConf.to_container(cfg.mmseqs)},
+        "criteria": (f"homologous if an MMseqs2 alignment (either direction) has identity >= {cfg.identity}, "
+                     f">= {cfg.min_aln_len} aligned residues and e-value <= {cfg.mmseqs.evalue}; or a whole chain "
+                     f"of >= {cfg.min_contained} residues occurs verbatim inside the other"),
+        "min_aligned_length": int(cfg.min_aln_len),
+        "min_contained_length": int(cfg.min_contained),
+        "aligner": {"tool": "mmseqs2 easy-search, both directions, --alignment-mode 3",
+                    **OmegaConf.to_container(cfg.mmseqs)},
+        "expression_tags": "not masked",
         "benchmarks": {n: str(s.path) for n, s in cfg.benchmarks.items()},
-        "benchmark_chains": len(bench),
-        "removed_per_benchmark": per_bench,
+        "benchmark_chains": n_bench,
+        "removed_per_benchmark": {n: v["pool_chains_removed"] for n, v in per_bench.items()},
+        "benchmark_chains_with_pool_homologue": {n: v["benchmark_chains_with_homologue"]
+                                                 for n, v in per_bench.items()},
         "valid_fraction": float(cfg.valid_fraction),
         "seed": int(cfg.seed),
         "sources": sources,
         "counts": {
-            "pooled": len(pool), "removed_homologues": len(removed), "removed_valid_neighbours": len(leak),
-            "train_chains": len(train), "valid_chains": len(valid), "valid_clusters_total": len(reps),
+            "pooled": len(pool), "removed_homologues": len(removed_info), "removed_valid_neighbours": len(leaked),
+            "train_chains": len(train), "valid_chains": len(valid), "valid_clusters_total": n_clusters,
             "train_residues": sum(s["train_residues"] for s in sources.values()),
             "valid_residues": sum(s["valid_residues"] for s in sources.values()),
         },
-        "removed": removed,
-        "removed_valid_neighbours": [pool[int(k[1:])][1].id for k in leak],
+        "removed": [{"id": pid[k], "source": pool[_num(k)][0], **removed_info[k]}
+                    for k in sorted(removed_info, key=_num)],
+        "removed_valid_neighbours": [{"id": pid[h.a], "valid_chain": pid[h.b], "identity": h.identity,
+                                      "aligned": h.aln_len, "evalue": h.evalue, "direction": h.direction}
+                                     for h in leaks],
     }
     with atomic_path(Path(cfg.manifest)) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1) + "\n")

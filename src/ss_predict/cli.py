@@ -254,8 +254,20 @@ def data_main(argv: list[str] | None = None) -> None:
     cv.add_argument("output")
     cv.add_argument("--to", required=True, choices=["zhou", "fasta3"])
     cv.add_argument("--format", help="input format (default: detected)")
+    au = sub.add_parser("audit", help="homologous pairs between a training set and benchmark sets "
+                        "(the builder's criteria); exit 1 if any pair is found")
+    au.add_argument("train", help="training set file, optionally PATH:SPLIT (e.g. train_set.jsonl.gz:train)")
+    au.add_argument("benchmarks", nargs="+", help="benchmark set files (any supported format), PATH[:SPLIT]")
+    au.add_argument("--identity", type=float, default=0.25, help="identical positions / shorter chain (0.25)")
+    au.add_argument("--min-aln-len", type=int, default=30, help="aligned residues (30)")
+    au.add_argument("--evalue", type=float, default=0.01, help="MMseqs2 e-value (0.01)")
+    au.add_argument("--min-contained", type=int, default=20, help="exact containment of a whole chain (20)")
+    au.add_argument("--threads", type=int, default=2)
+    au.add_argument("-o", "--output", help="write the pairs (TSV) here instead of standard output")
     bd = sub.add_parser("build", help="build the homology-filtered training set (Hydra overrides follow)")
     bd.add_argument("overrides", nargs="*", help="e.g. valid_fraction=0.1 paths.output_dir=/tmp/x")
+    bd.add_argument("--config-name", default="build",
+                    help="build (the default pools) or build_cullpdb (the classic CullPDB -> CB513 protocol)")
     args = ap.parse_args(argv)
 
     from .formats import WRITERS, detect, read_any
@@ -278,13 +290,41 @@ def data_main(argv: list[str] | None = None) -> None:
                   f"{counts['dropped_chains']} chains without any (3-state-only or unlabelled)")
         else:
             print(f"wrote {len(proteins)} proteins to {args.output}")
+    elif args.cmd == "audit":
+        _audit(args)
     else:
         import json
+        import time
 
         from .build import build
         from .config import load_config
 
-        cfg = load_config("build", args.overrides)
+        cfg = load_config(args.config_name, args.overrides)
+        t0 = time.perf_counter()
         m = build(cfg)
         print(json.dumps({"output": str(cfg.output), "manifest": str(cfg.manifest), **m["counts"],
-                          "removed_per_benchmark": m["removed_per_benchmark"]}, indent=1))
+                          "removed_per_benchmark": m["removed_per_benchmark"],
+                          "seconds": round(time.perf_counter() - t0, 1)}, indent=1))
+
+
+def _audit(args) -> None:
+    from .audit import audit, format_report, load_set
+    from .homology import MMseqs
+
+    if args.threads < 1:
+        raise UserError("--threads must be at least 1")
+    train = load_set(args.train)
+    benches = {b: load_set(b) for b in args.benchmarks}
+    tool = MMseqs(evalue=args.evalue, threads=args.threads)
+    results = audit(train, benches, tool, args.identity, args.min_aln_len, args.min_contained)
+    report = format_report(results)
+    if args.output:
+        from .io_utils import atomic_write_text
+        atomic_write_text(args.output, report)
+    else:
+        sys.stdout.write(report)
+    for name, hits in results.items():
+        print(f"{name}: {len({h.b for h in hits})} of {len(benches[name])} chains with a homologue among "
+              f"{len(train)} training chains ({len(hits)} pairs)", file=sys.stderr)
+    if any(results.values()):
+        sys.exit(1)

@@ -1,14 +1,22 @@
-"""Sequence identity search and clustering through MMseqs2 (Debian/Bioconda package `mmseqs2`).
+"""Homology between two sets of chains: MMseqs2 searches in both directions plus exact containment.
 
-Identity is defined as in the data README: identical aligned positions / length of the shorter
-chain, counted only for alignments of at least `min_aln_len` residues.
+One definition serves the builder's filter, its validation split and `ss-data audit`, so a reviewer
+can re-run the same criteria with their own tools:
+
+* MMseqs2 `easy-search` A -> B and B -> A, low-complexity masking and composition-bias correction off
+  (`--mask 0 --comp-bias-corr 0`), sensitivity 7.5, up to 5,000 prefilter hits per query;
+* a pair is homologous when one alignment has identity >= threshold (identical aligned positions /
+  length of the shorter chain), >= `min_aln_len` aligned residues and e-value <= `evalue`;
+* or when a whole chain of >= `min_contained` residues occurs verbatim inside the other (or equals it),
+  whatever the alignment length (short low-complexity chains are easy to miss by alignment).
 """
 from __future__ import annotations
 
+import bisect
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import UserError
@@ -16,19 +24,27 @@ from .errors import UserError
 
 @dataclass(frozen=True)
 class Hit:
-    query: str
-    target: str
-    identity: float
+    """Evidence that chain `a` (first set) and `b` (second set) are homologous."""
+    a: str
+    b: str
+    identity: float          # identical aligned positions / length of the shorter chain
     aln_len: int
+    evalue: float | None     # None for exact containment
+    direction: str           # "a->b" (a queried against b), "b->a", or "contained"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
 class MMseqs:
     binary: str = "mmseqs"
     sensitivity: float = 7.5
-    evalue: float = 10.0
-    max_seqs: int = 300
+    evalue: float = 0.01
+    max_seqs: int = 5000
     threads: int = 2
+    mask: int = 0              # tantan low-complexity masking (0 = off)
+    comp_bias_corr: int = 0    # composition-bias correction (0 = off)
 
     def _exe(self) -> str:
         exe = shutil.which(self.binary)
@@ -41,15 +57,15 @@ class MMseqs:
         proc = subprocess.run([self._exe(), *args, "--threads", str(self.threads), "-v", "1"],
                               capture_output=True, text=True)
         if proc.returncode != 0:
-            raise UserError(f"mmseqs {args[0]} failed: {proc.stderr.strip().splitlines()[-1:]}")
+            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            raise UserError(f"mmseqs {args[0]} failed: {last}")
 
     @staticmethod
     def _fasta(seqs: dict[str, str], path: Path) -> None:
         path.write_text("".join(f">{k}\n{v}\n" for k, v in seqs.items()))
 
-    def search(self, queries: dict[str, str], targets: dict[str, str], min_identity: float,
-               min_aln_len: int = 30) -> list[Hit]:
-        """Every (query, target) pair reaching min_identity over >= min_aln_len aligned residues, sorted."""
+    def search_one_way(self, queries: dict[str, str], targets: dict[str, str]) -> list[tuple]:
+        """Raw alignments (query, target, nident, alnlen, qlen, tlen, evalue), queries against targets."""
         if not queries or not targets:
             return []
         with tempfile.TemporaryDirectory(prefix="ss-mmseqs-") as tmp:
@@ -57,30 +73,70 @@ class MMseqs:
             self._fasta(queries, t / "q.fasta")
             self._fasta(targets, t / "t.fasta")
             self._run(["easy-search", str(t / "q.fasta"), str(t / "t.fasta"), str(t / "hits.m8"), str(t / "tmp"),
-                       "--format-output", "query,target,fident,alnlen,qlen,tlen", "-s", str(self.sensitivity),
-                       "-e", str(self.evalue), "--max-seqs", str(self.max_seqs), "--alignment-mode", "3"])
-            rows = (t / "hits.m8").read_text().split("\n")
-        best: dict[tuple[str, str], Hit] = {}
+                       "--format-output", "query,target,fident,alnlen,qlen,tlen,evalue",
+                       "-s", str(self.sensitivity), "-e", str(self.evalue), "--max-seqs", str(self.max_seqs),
+                       "--mask", str(self.mask), "--comp-bias-corr", str(self.comp_bias_corr),
+                       "--alignment-mode", "3"])
+            rows = (t / "hits.m8").read_text().splitlines()
+        out = []
         for row in rows:
-            if not row:
-                continue
-            q, tg, fident, alnlen, qlen, tlen = row.split("\t")
+            q, tg, fident, alnlen, qlen, tlen, ev = row.split("\t")
             # identical positions from fident (= nident / alnlen); mmseqs 14's own nident column reads 0
-            nident = round(float(fident) * int(alnlen))
-            ident = nident / min(int(qlen), int(tlen))
-            if int(alnlen) >= min_aln_len and ident >= min_identity:
-                key = (q, tg)
-                if key not in best or ident > best[key].identity:
-                    best[key] = Hit(q, tg, round(ident, 4), int(alnlen))
-        return sorted(best.values(), key=lambda h: (h.query, h.target))
+            out.append((q, tg, round(float(fident) * int(alnlen)), int(alnlen), int(qlen), int(tlen), float(ev)))
+        return out
 
     def cluster(self, seqs: dict[str, str], min_identity: float, coverage: float = 0.3) -> dict[str, str]:
-        """member id -> representative id."""
+        """member id -> representative id (MMseqs2 easy-cluster, masking as configured)."""
         with tempfile.TemporaryDirectory(prefix="ss-mmseqs-") as tmp:
             t = Path(tmp)
             self._fasta(seqs, t / "in.fasta")
             self._run(["easy-cluster", str(t / "in.fasta"), str(t / "clu"), str(t / "tmp"),
                        "--min-seq-id", str(min_identity), "-c", str(coverage), "--cov-mode", "0",
-                       "-s", str(self.sensitivity)])
+                       "-s", str(self.sensitivity), "--mask", str(self.mask),
+                       "--comp-bias-corr", str(self.comp_bias_corr)])
             pairs = [ln.split("\t") for ln in (t / "clu_cluster.tsv").read_text().splitlines() if ln]
         return {member: rep for rep, member in pairs}
+
+
+def contained_pairs(a: dict[str, str], b: dict[str, str], min_len: int = 20) -> list[Hit]:
+    """Pairs where a whole chain (>= min_len residues) of one set occurs verbatim inside a chain of the other."""
+    hits: dict[tuple[str, str], Hit] = {}
+    for small, big, small_is_a in ((a, b, True), (b, a, False)):
+        ids = list(big)
+        text = "\n".join(big[k] for k in ids)  # newline never occurs in a sequence: no match spans two chains
+        starts, pos = [], 0
+        for k in ids:
+            starts.append(pos)
+            pos += len(big[k]) + 1
+        for k, s in small.items():
+            if len(s) < min_len:
+                continue
+            i = text.find(s)
+            while i >= 0:
+                j = bisect.bisect_right(starts, i) - 1
+                key = (k, ids[j]) if small_is_a else (ids[j], k)
+                hits[key] = Hit(key[0], key[1], 1.0, len(s), None, "contained")
+                i = text.find(s, i + 1)
+    return sorted(hits.values(), key=lambda h: (h.a, h.b))
+
+
+def homologous_pairs(a: dict[str, str], b: dict[str, str], tool: MMseqs, min_identity: float = 0.25,
+                     min_aln_len: int = 30, min_contained: int = 20) -> list[Hit]:
+    """Every (a, b) pair meeting the criteria of this module, with its strongest evidence."""
+    best: dict[tuple[str, str], Hit] = {}
+
+    def keep(h: Hit) -> None:
+        key = (h.a, h.b)
+        old = best.get(key)
+        if old is None or (h.identity, h.aln_len) > (old.identity, old.aln_len):
+            best[key] = h
+
+    for queries, targets, direction in ((a, b, "a->b"), (b, a, "b->a")):
+        for q, t, nident, alnlen, qlen, tlen, ev in tool.search_one_way(queries, targets):
+            ident = nident / min(qlen, tlen)
+            if alnlen >= min_aln_len and ident >= min_identity and ev <= tool.evalue:
+                pa, pb = (q, t) if direction == "a->b" else (t, q)
+                keep(Hit(pa, pb, round(ident, 4), alnlen, ev, direction))
+    for h in contained_pairs(a, b, min_contained):
+        keep(h)
+    return sorted(best.values(), key=lambda h: (h.a, h.b))
