@@ -4,7 +4,6 @@ careless inputs end in one complete line with exit status 2. CLI calls run in-pr
 Read-only output is simulated with a path whose parent is a regular file (as root, chmod does not stop writes)."""
 import json
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -234,6 +233,8 @@ def test_missing_built_set_and_data_root_say_what_to_do(out_dir, cwd, tmp_path, 
     assert code == 2 and "ss-data build" in one_line_error(err)
     code, _, err = run_cli(eval_main, capsys, "checkpoint=default", "data=valid")
     assert code == 2 and "ss-data build" in one_line_error(err)
+    code, _, err = run_cli(train_main, capsys, "model=phd", "data=cullpdb_cb513", "trainer=tiny")
+    assert code == 2 and "`ss-data build --config-name build_cullpdb`" in one_line_error(err)
     code, _, err = run_cli(train_main, capsys, *TINY, f"paths.data_root={tmp_path}/nowhere")
     assert code == 2 and "SS_DATA_ROOT" in one_line_error(err) and "data/README.md" in err
     (tmp_path / "empty_root").mkdir()

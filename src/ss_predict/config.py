@@ -108,6 +108,19 @@ def sweep_jobs(overrides: list[str]) -> list[list[str]]:
     return [list(job) for job in itertools.product(*choices)]
 
 
+def builder_command(output: Path) -> str:
+    """The `ss-data build` command whose config (configs/build*.yaml) writes a file of this name."""
+    import ss_predict.configs
+
+    for f in sorted(Path(next(iter(ss_predict.configs.__path__))).glob("build*.yaml")):
+        try:
+            if Path(str(_compose(f.stem, []).output)).name == output.name:
+                return "ss-data build" + ("" if f.stem == "build" else f" --config-name {f.stem}")
+        except Exception:  # a config that does not compose on its own is no candidate
+            continue
+    return "ss-data build"
+
+
 def check_data_paths(cfg: DictConfig, entries: DictConfig) -> None:
     """Every data entry's file exists; else one line that says what to do (build it, set the data root)."""
     if not str(cfg.paths.data_root).strip():
@@ -117,12 +130,14 @@ def check_data_paths(cfg: DictConfig, entries: DictConfig) -> None:
     for name, spec in entries.items():
         if not isinstance(spec, DictConfig) or "path" not in spec:
             continue
+        built = Path(spec.rows_of) if spec.get("rows_of") else None  # a built set that selects rows of `path`
+        if built is not None and not built.exists() or spec.get("format") == "processed" and not Path(spec.path).exists():
+            built = built or Path(spec.path)
+            raise UserError(f"data '{name}': the built set {built} does not exist: run `{builder_command(built)}` "
+                            "first (with the same paths.output_dir / SS_OUTPUT_DIR), or choose another data=")
         path = Path(spec.path)
         if path.exists():
             continue
-        if spec.get("format") == "processed":
-            raise UserError(f"data '{name}': the built training set {path} does not exist: run `ss-data build` "
-                            "first (with the same paths.output_dir / SS_OUTPUT_DIR), or choose another data=")
         where = "" if root.is_absolute() else f" (relative to the working directory {Path.cwd()})"
         if not root.is_dir():
             raise UserError(f"data root {root}{where} does not exist: set SS_DATA_ROOT=/path/to/data or "
