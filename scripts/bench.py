@@ -35,7 +35,7 @@ from ss_predict.formats import read_any
 from ss_predict.inference import autocast, predict_sets
 from ss_predict.losses import ss_loss
 from ss_predict.models import create_model
-from ss_predict.predict import load_predictor
+from ss_predict.prediction import load_predictor
 from ss_predict.records import Protein
 
 DATA = Path(os.environ.get("SS_DATA_ROOT", Path(__file__).resolve().parents[2] / "shared" / "data"))

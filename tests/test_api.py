@@ -97,9 +97,9 @@ def test_allow_nucleotide_and_wrong_types(predictor):
         ss_predict.Predictor(model="nosuchmodel")
 
 
-def test_predict_stays_callable_after_the_submodule_import():
-    """Importing ss_predict.predict (as the CLI does) must not hide the function ss_predict.predict."""
-    code = ("import ss_predict; import ss_predict.predict; from ss_predict.predict import load_predictor; "
+def test_predict_stays_callable_after_the_cli_imports():
+    """The CLI's imports (ss_predict.prediction, ss_predict.api) leave the function ss_predict.predict in place."""
+    code = ("import ss_predict; import ss_predict.prediction, ss_predict.api, ss_predict.cli; "
             "p = ss_predict.predict(['MKVLAAGIVG']); assert p[0].id == 'seq1' and len(p[0].ss8) == 10")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 

@@ -23,7 +23,7 @@ from ss_predict.inference import autocast, predict_sets
 from ss_predict.losses import ss_loss
 from ss_predict.models import create_model
 from ss_predict.outputs import FORMATS
-from ss_predict.predict import load_predictor
+from ss_predict.prediction import load_predictor
 from ss_predict.train import train
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

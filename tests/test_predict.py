@@ -142,7 +142,7 @@ def test_bundled_model_is_really_trained(data_root):
 
     from ss_predict.evaluate import evaluate_sets
     from ss_predict.formats import read_any
-    from ss_predict.predict import load_predictor
+    from ss_predict.prediction import load_predictor
 
     models, ckpt = load_predictor("default", torch.device("cpu"))
     assert ckpt["features"]["name"] == "onehot" and ckpt["data_manifest_sha256"]

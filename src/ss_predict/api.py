@@ -20,7 +20,7 @@ from .errors import FormatError
 from .formats.fasta import parse_fasta, parse_records
 from .inference import resolve_device
 from .outputs import FORMATS, Prediction
-from .predict import check_profiles, load_predictor, predict_proteins, write_predictions
+from .prediction import check_profiles, load_predictor, predict_proteins, write_predictions
 from .records import Protein
 
 STATES8, STATES3 = SS8, SS3

@@ -201,7 +201,7 @@ def predict_main(argv: list[str] | None = None) -> None:
     from .formats.fasta import parse_fasta
     from .inference import resolve_device
     from .io_utils import display_name
-    from .predict import check_output, check_profiles, load_predictor, predict_proteins, write_predictions
+    from .prediction import check_output, check_profiles, load_predictor, predict_proteins, write_predictions
 
     dinfo = distributed.from_env()
     if dinfo.enabled and args.input == "-":

@@ -77,16 +77,3 @@ def check_profiles(proteins: list[Protein], feature_spec: str, profiles: str | N
         attach_profiles(proteins, profiles)
     elif profiles:
         print("[ss-predict] warning: the model is sequence-only; --profiles is ignored", file=sys.stderr)
-
-
-class _CallableModule(type(sys)):
-    """Python sets an imported submodule as an attribute of its package, so once this module is
-    imported `ss_predict.predict` names it instead of the API function of `ss_predict/__init__.py`;
-    calling the module therefore calls that function, and `ss_predict.predict(...)` always works."""
-
-    def __call__(self, sequences, model: str = "default", device: str = "cpu", **options):
-        from .api import predict as run
-        return run(sequences, model, device, **options)
-
-
-sys.modules[__name__].__class__ = _CallableModule
