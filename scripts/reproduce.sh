@@ -1,47 +1,52 @@
 #!/usr/bin/env bash
 # Every number in the README's results tables, one command per row (run from the repository root).
-# Stage "build" needs ~3 min on a 2-core CPU, "default" ~2 h; "baselines" ~45 min; "eval" a few minutes.
+# On a 2-core CPU: stage "build" ~15 min, "default" ~1.2 h, "cullpdb" ~25 min, "eval" ~10 min,
+# "baselines" ~45 min. Re-running a stage replaces its runs and results (overwrite=true).
 set -euo pipefail
 stage="${1:-all}"
-SETS="data=[cb513,ts115,casp12,casp10,casp11]"
+SETS="data=[cb513,ts115,casp12,casp10,casp11,cb513_zhou]"
 R=outputs/runs
+E=outputs/eval
+W="overwrite=true trainer.progress=false"
 
 if [[ $stage == build || $stage == all ]]; then
-  ss-data build
+  ss-data build                                   # outputs/data/train_set.jsonl.gz + manifest
+  python scripts/build_table.py                   # the README's build table
+  ss-data audit outputs/data/train_set.jsonl.gz:train outputs/data/train_set.jsonl.gz:valid
 fi
 if [[ $stage == default || $stage == all ]]; then
-  # the candidates for the bundled model (one named experiment each), then the choice on validation only
-  ss-train experiment=default_model trainer.progress=false
-  ss-train experiment=default_model seed=1 name=default_model_s1 trainer.progress=false
-  ss-train experiment=dilated_cnn trainer.progress=false
-  ss-train experiment=dilated_cnn seed=1 trainer.progress=false
-  ss-train experiment=phd trainer.progress=false
-  python scripts/select_ensemble.py --max-members 3 --out src/ss_predict/weights/default.pt \
-    default_model=$R/default_model/best.pt default_model_s1=$R/default_model_s1/best.pt \
-    dilated_cnn_s0=$R/dilated_cnn_s0/best.pt dilated_cnn_s1=$R/dilated_cnn_s1/best.pt phd_s0=$R/phd_s0/best.pt
-  ss-eval checkpoint=src/ss_predict/weights/default.pt "$SETS" output=outputs/eval/default.json
-  for m in default_model default_model_s1 dilated_cnn_s0 dilated_cnn_s1 phd_s0; do
-    ss-eval checkpoint=$R/$m/best.pt "$SETS" output=outputs/eval/$m.json
-  done
+  # the bundled model: one CNN+BiGRU (the default_model recipe) on the v2 build, chosen on validation
+  ss-train experiment=default_model $W
+  python scripts/make_ensemble.py src/ss_predict/weights/default.pt $R/default_model/best.pt
+  ss-eval checkpoint=src/ss_predict/weights/default.pt "$SETS" output=$E/default.json overwrite=true
+  ss-eval checkpoint=src/ss_predict/weights/default.pt data=valid output=$E/default.valid.json overwrite=true
 fi
-if [[ $stage == classical || $stage == baselines || $stage == all ]]; then
+if [[ $stage == cullpdb || $stage == all ]]; then
+  # the classic protocol: Zhou's CullPDB-6133-filtered chains (filtered again), Zhou's CB513 as the test
+  ss-data build --config-name build_cullpdb
+  ss-train experiment=cullpdb_cb513 $W
+  ss-eval checkpoint=$R/cullpdb_cb513_onehot_s0/best.pt "$SETS" output=$E/cullpdb_cb513_onehot_s0.json overwrite=true
+fi
+if [[ $stage == distill ]]; then
+  # knowledge distillation (not part of the bundled model yet): teachers trained on the v2 build
+  ss-train experiment=dilated_cnn $W
+  ss-train experiment=distill "teacher=[$R/default_model/best.pt,$R/dilated_cnn_s0/best.pt]" $W
+  ss-eval checkpoint=$R/distill_cnn_bigru_s0/best.pt data=valid output=$E/distill.valid.json overwrite=true
+fi
+if [[ $stage == classical || $stage == baselines ]]; then
   for m in gnb tree linear_svm rbf_svc knn; do
-    ss-train model=$m name=$m trainer.threads=1
+    ss-train model=$m name=$m trainer.threads=1 overwrite=true
   done
 fi
-if [[ $stage == neural || $stage == baselines || $stage == all ]]; then
-  # CPU budget: the next-step CNN for 2 epochs (PHD and the dilated CNN are trained in stage "default")
-  ss-train model=nextstep_cnn name=nextstep_cnn trainer.max_epochs=2 trainer.progress=false
+if [[ $stage == neural || $stage == baselines ]]; then
+  ss-train model=nextstep_cnn name=nextstep_cnn trainer.max_epochs=2 $W
+  ss-train experiment=phd $W
 fi
-if [[ $stage == eval || $stage == baselines || $stage == all ]]; then
-  for m in gnb tree linear_svm rbf_svc knn nextstep_cnn; do
-    [[ -f $R/$m/best.pt ]] && ss-eval checkpoint=$R/$m/best.pt "data=[cb513,ts115]" output=outputs/eval/$m.json
+if [[ $stage == eval || $stage == baselines ]]; then
+  for m in gnb tree linear_svm rbf_svc knn nextstep_cnn phd_s0; do
+    [[ -f $R/$m/best.pt ]] && ss-eval checkpoint=$R/$m/best.pt "data=[cb513,ts115]" output=$E/$m.json overwrite=true
   done
-  # prediction speed of every trained checkpoint, then the README table
-  ck=(default=src/ss_predict/weights/default.pt)
-  for m in default_model default_model_s1 dilated_cnn_s0 dilated_cnn_s1 phd_s0 nextstep_cnn gnb tree linear_svm rbf_svc knn; do
-    ck+=("$m=$R/$m/best.pt")
-  done
-  python scripts/bench.py --threads 2 --models "" --skip-cli --checkpoints "${ck[@]}" --out outputs/bench_models.json
-  python scripts/results_table.py
+fi
+if [[ $stage == speed || $stage == all ]]; then
+  python scripts/bench.py --threads 2 --out outputs/bench.json
 fi
