@@ -43,6 +43,27 @@ def test_ss_eval_several_sets(ckpts, tmp_path, out_dir):
         assert sum(map(sum, res["confusion3"])) == res["residues_scored"]
 
 
+def test_ss_eval_excludes_audited_chains(ckpts, tmp_path, out_dir, data_root):
+    """exclude= takes an ss-data audit report (benchmark_id column) or a plain id list and drops those chains."""
+    from ss_predict.formats import read_any
+    casp12 = read_any(data_root / "lift_ss_testsets/CASP12.txt")
+    drop = [casp12[0], casp12[5]]
+    report = tmp_path / "pairs.tsv"
+    report.write_text("benchmark\ttrain_id\tbenchmark_id\tidentity\taligned\tevalue\tdirection\n" + "".join(
+        f"x\tt{i}\t{p.id}\t0.3\t40\t1e-5\ta->b\n" for i, p in enumerate(drop)))
+    plain = tmp_path / "ids.txt"
+    plain.write_text("".join(f"{p.id}\n" for p in drop))
+    for i, excl in enumerate((report, plain)):
+        out = tmp_path / f"e{i}.json"
+        r = cli("eval_main", f"checkpoint={ckpts['onehot']}", "data=casp12", f"output={out}", f"exclude={excl}",
+                "device=cpu")
+        assert r.returncode == 0, r.stderr
+        rep = json.loads(out.read_text())
+        assert rep["results"]["casp12"]["proteins"] == len(casp12) - 2
+        assert rep["results"]["casp12"]["residues_scored"] == 12442 - sum(p.n_scored for p in drop)
+        assert rep["excluded"]["chains"] == {"casp12": 2}
+
+
 def test_ss_eval_errors(ckpts, tmp_path):
     r = cli("eval_main", "data=cb513")
     assert r.returncode == 2 and "checkpoint=PATH" in r.stderr

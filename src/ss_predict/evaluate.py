@@ -15,7 +15,7 @@ from .checkpoint import WEIGHTS, load_models, model_path
 from .config import check_data_paths
 from .errors import UserError
 from .inference import predict_sets, resolve_device, to_ss3
-from .io_utils import atomic_write_text
+from .io_utils import atomic_write_text, read_input_text
 from .metrics import score_proteins
 from .train import load_split
 
@@ -77,6 +77,21 @@ def show_progress(setting) -> bool:
     raise UserError(f"progress={setting!r}: use auto, true or false")
 
 
+def read_exclusions(path: str | Path) -> set[str]:
+    """Chain ids to leave out: the `benchmark_id` column of an `ss-data audit` report, or one id a line."""
+    lines = [ln for ln in read_input_text(path).splitlines() if ln.strip() and not ln.startswith("#")]
+    if lines and lines[0].startswith("benchmark\ttrain_id\tbenchmark_id"):
+        return {ln.split("\t")[2] for ln in lines[1:]}
+    return {ln.split()[0] for ln in lines}
+
+
+def exclude_chains(sets: dict[str, list], path: str | Path) -> tuple[dict[str, list], dict[str, int]]:
+    """Drop the listed chains from every set (e.g. benchmark chains with a training homologue)."""
+    ids = read_exclusions(path)
+    kept = {name: [p for p in proteins if p.id not in ids] for name, proteins in sets.items()}
+    return kept, {name: len(sets[name]) - len(kept[name]) for name in sets}
+
+
 def run_eval(cfg: DictConfig) -> dict:
     if not cfg.checkpoint:
         raise UserError("give checkpoint=PATH (or a list: checkpoint=[a.pt,b.pt] to average models)")
@@ -93,9 +108,13 @@ def run_eval(cfg: DictConfig) -> dict:
     models, ckpt = load_models(specs, device)
     paths = [model_path(p) for p in specs]
     sets = {name: load_split(spec) for name, spec in cfg.data.items()}
+    excluded = {}
+    if cfg.get("exclude"):
+        sets, excluded = exclude_chains(sets, cfg.exclude)
     results = evaluate_sets(models, ckpt["features"]["name"], sets, device, int(cfg.max_tokens), progress)
     report = {"checkpoints": [str(p) for p in paths], "model": ckpt["model"], "features": ckpt["features"]["name"],
-              "device": str(device), "results": results}
+              "device": str(device), "results": results,
+              "excluded": {"file": str(cfg.exclude), "chains": excluded} if cfg.get("exclude") else None}
     print(format_table(results), flush=True)  # shown even if the file cannot be written
     out = Path(cfg.output) if cfg.output else default_output(Path(cfg.paths.output_dir) / "eval", paths, list(sets))
     try:

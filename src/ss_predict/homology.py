@@ -4,7 +4,8 @@ One definition serves the builder's filter, its validation split and `ss-data au
 can re-run the same criteria with their own tools:
 
 * MMseqs2 `easy-search` A -> B and B -> A, low-complexity masking and composition-bias correction off
-  (`--mask 0 --comp-bias-corr 0`), sensitivity 7.5, up to 5,000 prefilter hits per query;
+  (`--mask 0 --comp-bias-corr 0`), sensitivity 7.5 with 5-mers (`-k 5`: the default 6-mers missed weak
+  homologues that BLAST finds), up to 5,000 prefilter hits per query;
 * a pair is homologous when one alignment has identity >= threshold (identical aligned positions /
   length of the shorter chain), >= `min_aln_len` aligned residues and e-value <= `evalue`;
 * or when a whole chain of >= `min_contained` residues occurs verbatim inside the other (or equals it),
@@ -45,6 +46,7 @@ class MMseqs:
     threads: int = 2
     mask: int = 0              # tantan low-complexity masking (0 = off)
     comp_bias_corr: int = 0    # composition-bias correction (0 = off)
+    kmer: int = 5              # prefilter k-mer size: 5 finds weak homologues MMseqs2's default (6 at -s 7.5) misses
 
     def _exe(self) -> str:
         exe = shutil.which(self.binary)
@@ -76,7 +78,7 @@ class MMseqs:
                        "--format-output", "query,target,fident,alnlen,qlen,tlen,evalue",
                        "-s", str(self.sensitivity), "-e", str(self.evalue), "--max-seqs", str(self.max_seqs),
                        "--mask", str(self.mask), "--comp-bias-corr", str(self.comp_bias_corr),
-                       "--alignment-mode", "3"])
+                       "-k", str(self.kmer), "--alignment-mode", "3"])
             rows = (t / "hits.m8").read_text().splitlines()
         out = []
         for row in rows:
