@@ -10,9 +10,10 @@ from ss_predict.config import load_config
 from ss_predict.errors import UserError
 from ss_predict.formats import read_any
 from ss_predict.formats.processed import read_processed
-from ss_predict.homology import MMseqs, homologous_pairs
+from ss_predict.homology import Blast, MMseqs, homologous_pairs
 
-pytestmark = pytest.mark.skipif(shutil.which("mmseqs") is None, reason="MMseqs2 not installed (apt-get install mmseqs2)")
+pytestmark = pytest.mark.skipif(shutil.which("mmseqs") is None or shutil.which("blastp") is None,
+                                reason="MMseqs2 or BLAST+ not installed (apt-get install mmseqs2 ncbi-blast+)")
 
 
 def _mutate(seq: str, keep: float, rng) -> str:
@@ -68,7 +69,7 @@ def test_filter_removes_homologues_and_keeps_unrelated(small_pool, tmp_path, out
     train = {p.id: p.sequence for p in recs if p.extras["split"] == "train"}
     valid = {p.id: p.sequence for p in recs if p.extras["split"] == "valid"}
     assert valid and train
-    assert homologous_pairs(train, valid, MMseqs()) == []
+    assert homologous_pairs(train, valid, [MMseqs(), Blast()]) == []
     manifest = json.loads((tmp_path / "a/set.manifest.json").read_text())
     assert manifest["counts"]["train_chains"] == len(train) and manifest["counts"]["valid_chains"] == len(valid)
     assert manifest["benchmarks"] == {"cb513": str(cfg.benchmarks.cb513.path)}
@@ -151,3 +152,16 @@ def test_exact_containment_catches_chains_too_short_to_align(data_root):
     hits = homologous_pairs({"short": short, "other": "MKV" * 10}, {"afp": afp}, MMseqs())
     assert [(h.a, h.b, h.direction) for h in hits] == [("short", "afp", "contained")]
     assert contained_pairs({"x": short[:19]}, {"afp": afp}, min_len=20) == []  # under min_len: not a chain match
+
+
+def test_blast_finds_weak_homologues_the_kmer_prefilter_misses(data_root):
+    """Real pairs an independent review found: short or weak CB513 homologues in the CMBI and FLIP pools."""
+    cb = {p.id: p.sequence for p in read_any(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv")
+          if p.id in ("CB513|60", "CB513|65", "CB513|510")}
+    pool = {p.id: p.sequence for p in read_any(data_root / "cmbi_dssp_chains/chains.txt") if p.id in ("1G6UA", "2VK3A")}
+    pool |= {p.id: p.sequence for p in read_any(data_root / "flip_netsurfp2_3state", split="train") if p.id == "1p9g-A"}
+    expected = {("1G6UA", "CB513|60"), ("2VK3A", "CB513|65"), ("1p9g-A", "CB513|510")}
+    blast = {(h.a, h.b): h for h in homologous_pairs(pool, cb, Blast(threads=1))}
+    assert set(blast) == expected and all(h.tool == "blastp" and h.evalue <= 0.01 for h in blast.values())
+    both = {(h.a, h.b) for h in homologous_pairs(pool, cb, [MMseqs(threads=1), Blast(threads=1)])}
+    assert both == expected

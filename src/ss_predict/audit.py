@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .formats import read_any
-from .homology import Hit, MMseqs, homologous_pairs
+from .homology import Hit, homologous_pairs
 
 SPLIT_NAMES = ("train", "valid", "test", "all")
 
@@ -29,7 +29,7 @@ def load_set(arg: str, fmt: str | None = None) -> dict[str, str]:
     return {p.id: p.sequence for p in proteins}
 
 
-def audit(train: dict[str, str], benchmarks: dict[str, dict[str, str]], tool: MMseqs, identity: float = 0.25,
+def audit(train: dict[str, str], benchmarks: dict[str, dict[str, str]], tool, identity: float = 0.25,
           min_aln_len: int = 30, min_contained: int = 20) -> dict[str, list[Hit]]:
     """Benchmark name -> homologous (training id, benchmark id) pairs."""
     return {name: homologous_pairs(train, seqs, tool, identity, min_aln_len, min_contained)

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .formats import read_any
 from .formats.processed import to_line, write_processed
-from .homology import MMseqs, homologous_pairs
+from .homology import Blast, MMseqs, homologous_pairs
 from .io_utils import atomic_path
 
 MAX_VALID_PASSES = 5
@@ -24,6 +24,12 @@ MAX_VALID_PASSES = 5
 def _load(spec) -> list:
     kwargs = {k: v for k, v in spec.items() if k not in ("format", "path")}
     return read_any(spec["path"], spec.get("format"), **kwargs)
+
+
+def search_tools(cfg) -> list:
+    """The second search tool (BLAST+) when `blast.enabled`."""
+    spec = OmegaConf.to_container(cfg.blast) if cfg.get("blast") else {"enabled": False}
+    return [Blast(**{k: v for k, v in spec.items() if k != "enabled"})] if spec.pop("enabled", True) else []
 
 
 def _num(key: str) -> int:
@@ -49,7 +55,7 @@ def read_pools(cfg: DictConfig) -> tuple[list, dict]:
     return pool, sources
 
 
-def remove_benchmark_homologues(cfg, tool: MMseqs, seqs: dict[str, str]) -> tuple[dict, list, dict, int]:
+def remove_benchmark_homologues(cfg, tool: list, seqs: dict[str, str]) -> tuple[dict, list, dict, int]:
     """Pool keys with a homologue in any benchmark -> (best evidence per key, removal records, per benchmark, n)."""
     bench, bench_ids = {}, {}
     for name, spec in cfg.benchmarks.items():
@@ -70,17 +76,17 @@ def remove_benchmark_homologues(cfg, tool: MMseqs, seqs: dict[str, str]) -> tupl
         for h in hs:
             benchmark_chains_hit[bench_ids[h.b][0]].add(h.b)
     records = {k: {"benchmark": bench_ids[h.b][0], "hit": bench_ids[h.b][1], "identity": h.identity,
-                   "aligned": h.aln_len, "evalue": h.evalue, "direction": h.direction,
+                   "aligned": h.aln_len, "evalue": h.evalue, "direction": h.direction, "tool": h.tool,
                    "benchmark_chains_hit": len(by_key[k])} for k, h in best.items()}
     return records, hits, {n: {"pool_chains_removed": per_bench[n],
                                "benchmark_chains_with_homologue": len(benchmark_chains_hit[n])}
                            for n in cfg.benchmarks}, len(bench)
 
 
-def split_validation(cfg, tool: MMseqs, seqs: dict[str, str], kept: list[str]) -> tuple[list, set, list, int]:
-    """Validation = whole clusters; then drop training chains homologous to a validation chain until none is."""
+def split_validation(cfg, tool: list, seqs: dict[str, str], kept: list[str]) -> tuple[list, set, list, int]:
+    """Validation = whole clusters (MMseqs2, the first tool); then drop training chains homologous to a validation chain until none is."""
     thr = float(cfg.identity)
-    rep_of = tool.cluster({k: seqs[k] for k in kept}, thr)
+    rep_of = tool[0].cluster({k: seqs[k] for k in kept}, thr)
     reps = sorted(set(rep_of.values()), key=_num)
     members: dict[str, list[str]] = {r: [] for r in reps}
     for k in kept:
@@ -109,7 +115,8 @@ def split_validation(cfg, tool: MMseqs, seqs: dict[str, str], kept: list[str]) -
 
 def build(cfg: DictConfig) -> dict:
     """Run the whole build described by `cfg` (configs/build.yaml); returns the manifest."""
-    tool = MMseqs(**OmegaConf.to_container(cfg.mmseqs))
+    mm = MMseqs(**OmegaConf.to_container(cfg.mmseqs))
+    tool = [mm] + search_tools(cfg)
     pool, sources = read_pools(cfg)
     keys = [f"p{i}" for i in range(len(pool))]
     seqs = {k: p.sequence for k, (_, p) in zip(keys, pool)}
@@ -148,6 +155,8 @@ def build(cfg: DictConfig) -> dict:
         "min_contained_length": int(cfg.min_contained),
         "aligner": {"tool": "mmseqs2 easy-search, both directions, --alignment-mode 3",
                     **OmegaConf.to_container(cfg.mmseqs)},
+        "second_aligner": ({"tool": "blastp -seg no -comp_based_stats 0, both directions",
+                            **OmegaConf.to_container(cfg.blast)} if cfg.get("blast") and cfg.blast.enabled else None),
         "expression_tags": "not masked",
         "benchmarks": {n: str(s.path) for n, s in cfg.benchmarks.items()},
         "benchmark_chains": n_bench,
@@ -166,7 +175,8 @@ def build(cfg: DictConfig) -> dict:
         "removed": [{"id": pid[k], "source": pool[_num(k)][0], **removed_info[k]}
                     for k in sorted(removed_info, key=_num)],
         "removed_valid_neighbours": [{"id": pid[h.a], "valid_chain": pid[h.b], "identity": h.identity,
-                                      "aligned": h.aln_len, "evalue": h.evalue, "direction": h.direction}
+                                      "aligned": h.aln_len, "evalue": h.evalue, "direction": h.direction,
+                                      "tool": h.tool}
                                      for h in leaks],
     }
     with atomic_path(Path(cfg.manifest)) as tmp:

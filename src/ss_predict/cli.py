@@ -263,6 +263,7 @@ def data_main(argv: list[str] | None = None) -> None:
     au.add_argument("--evalue", type=float, default=0.01, help="MMseqs2 e-value (0.01)")
     au.add_argument("--min-contained", type=int, default=20, help="exact containment of a whole chain (20)")
     au.add_argument("--threads", type=int, default=2)
+    au.add_argument("--no-blast", action="store_true", help="MMseqs2 only (no BLAST+ second search)")
     au.add_argument("-o", "--output", help="write the pairs (TSV) here instead of standard output")
     bd = sub.add_parser("build", help="build the homology-filtered training set (Hydra overrides follow)")
     bd.add_argument("overrides", nargs="*", help="e.g. valid_fraction=0.1 paths.output_dir=/tmp/x")
@@ -309,13 +310,15 @@ def data_main(argv: list[str] | None = None) -> None:
 
 def _audit(args) -> None:
     from .audit import audit, format_report, load_set
-    from .homology import MMseqs
+    from .homology import Blast, MMseqs
 
     if args.threads < 1:
         raise UserError("--threads must be at least 1")
     train = load_set(args.train)
     benches = {b: load_set(b) for b in args.benchmarks}
-    tool = MMseqs(evalue=args.evalue, threads=args.threads)
+    tool = [MMseqs(evalue=args.evalue, threads=args.threads)]
+    if not args.no_blast:
+        tool.append(Blast(evalue=args.evalue, threads=args.threads))
     results = audit(train, benches, tool, args.identity, args.min_aln_len, args.min_contained)
     report = format_report(results)
     if args.output:

@@ -1,4 +1,4 @@
-"""Homology between two sets of chains: MMseqs2 searches in both directions plus exact containment.
+"""Homology between two sets of chains: MMseqs2 and BLAST+ searches in both directions, plus exact containment.
 
 One definition serves the builder's filter, its validation split and `ss-data audit`, so a reviewer
 can re-run the same criteria with their own tools:
@@ -6,7 +6,9 @@ can re-run the same criteria with their own tools:
 * MMseqs2 `easy-search` A -> B and B -> A, low-complexity masking and composition-bias correction off
   (`--mask 0 --comp-bias-corr 0`), sensitivity 7.5 with 5-mers (`-k 5`: the default 6-mers missed weak
   homologues that BLAST finds), up to 5,000 prefilter hits per query;
-* a pair is homologous when one alignment has identity >= threshold (identical aligned positions /
+* BLAST+ `blastp` A -> B and B -> A with `-seg no -comp_based_stats 0` (a second tool: each k-mer
+  prefilter has its own blind spots; an independent review found pairs only one of the two reported);
+* a pair is homologous when one alignment (of either tool) has identity >= threshold (identical aligned positions /
   length of the shorter chain), >= `min_aln_len` aligned residues and e-value <= `evalue`;
 * or when a whole chain of >= `min_contained` residues occurs verbatim inside the other (or equals it),
   whatever the alignment length (short low-complexity chains are easy to miss by alignment).
@@ -32,6 +34,7 @@ class Hit:
     aln_len: int
     evalue: float | None     # None for exact containment
     direction: str           # "a->b" (a queried against b), "b->a", or "contained"
+    tool: str = "mmseqs2"    # the search that found it: mmseqs2, blastp or containment
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,6 +50,7 @@ class MMseqs:
     mask: int = 0              # tantan low-complexity masking (0 = off)
     comp_bias_corr: int = 0    # composition-bias correction (0 = off)
     kmer: int = 5              # prefilter k-mer size: 5 finds weak homologues MMseqs2's default (6 at -s 7.5) misses
+    name = "mmseqs2"
 
     def _exe(self) -> str:
         exe = shutil.which(self.binary)
@@ -100,6 +104,51 @@ class MMseqs:
         return {member: rep for rep, member in pairs}
 
 
+@dataclass
+class Blast:
+    """NCBI BLAST+ blastp (Debian package `ncbi-blast+`) as a second, independent search: no SEG filter,
+    no composition-based statistics, so it finds weak or low-complexity homologues MMseqs2's k-mer
+    prefilter can skip."""
+    binary: str = "blastp"
+    evalue: float = 0.01
+    threads: int = 2
+    max_target_seqs: int = 10000
+    name = "blastp"
+
+    def _exe(self, name: str) -> str:
+        exe = shutil.which(name)
+        if exe is None:
+            raise UserError(f"BLAST+ ('{name}') not found: install it (Debian: apt-get install ncbi-blast+; "
+                            "conda: bioconda::blast) or set blast.enabled=false")
+        return exe
+
+    def search_one_way(self, queries: dict[str, str], targets: dict[str, str]) -> list[tuple]:
+        """Raw HSPs (query, target, nident, alnlen, qlen, tlen, evalue), queries against targets."""
+        if not queries or not targets:
+            return []
+        qkeys, tkeys = list(queries), list(targets)  # BLAST reads '|' in ids as database tags: use indices
+        with tempfile.TemporaryDirectory(prefix="ss-blast-") as tmp:
+            t = Path(tmp)
+            (t / "q.fasta").write_text("".join(f">q{i}\n{queries[k]}\n" for i, k in enumerate(qkeys)))
+            (t / "t.fasta").write_text("".join(f">t{i}\n{targets[k]}\n" for i, k in enumerate(tkeys)))
+            for args in ([self._exe("makeblastdb"), "-in", str(t / "t.fasta"), "-dbtype", "prot", "-out", str(t / "db")],
+                         [self._exe(self.binary), "-query", str(t / "q.fasta"), "-db", str(t / "db"),
+                          "-outfmt", "6 qseqid sseqid nident length qlen slen evalue", "-seg", "no",
+                          "-comp_based_stats", "0", "-evalue", str(self.evalue), "-max_target_seqs",
+                          str(self.max_target_seqs), "-num_threads", str(self.threads), "-out", str(t / "hits.tsv")]):
+                proc = subprocess.run(args, capture_output=True, text=True)
+                if proc.returncode != 0:
+                    last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+                    raise UserError(f"{Path(args[0]).name} failed: {last}")
+            rows = (t / "hits.tsv").read_text().splitlines()
+        out = []
+        for row in rows:
+            q, tg, nident, length, qlen, slen, ev = row.split("\t")
+            out.append((qkeys[int(q[1:])], tkeys[int(tg[1:])], int(nident), int(length), int(qlen), int(slen),
+                        float(ev)))
+        return out
+
+
 def contained_pairs(a: dict[str, str], b: dict[str, str], min_len: int = 20) -> list[Hit]:
     """Pairs where a whole chain (>= min_len residues) of one set occurs verbatim inside a chain of the other."""
     hits: dict[tuple[str, str], Hit] = {}
@@ -117,14 +166,16 @@ def contained_pairs(a: dict[str, str], b: dict[str, str], min_len: int = 20) -> 
             while i >= 0:
                 j = bisect.bisect_right(starts, i) - 1
                 key = (k, ids[j]) if small_is_a else (ids[j], k)
-                hits[key] = Hit(key[0], key[1], 1.0, len(s), None, "contained")
+                hits[key] = Hit(key[0], key[1], 1.0, len(s), None, "contained", "containment")
                 i = text.find(s, i + 1)
     return sorted(hits.values(), key=lambda h: (h.a, h.b))
 
 
-def homologous_pairs(a: dict[str, str], b: dict[str, str], tool: MMseqs, min_identity: float = 0.25,
+def homologous_pairs(a: dict[str, str], b: dict[str, str], tool, min_identity: float = 0.25,
                      min_aln_len: int = 30, min_contained: int = 20) -> list[Hit]:
-    """Every (a, b) pair meeting the criteria of this module, with its strongest evidence."""
+    """Every (a, b) pair meeting the criteria of this module, with its strongest evidence. `tool`: one
+    searcher (MMseqs or Blast) or a list of them, whose hits are pooled."""
+    tools = tool if isinstance(tool, (list, tuple)) else [tool]
     best: dict[tuple[str, str], Hit] = {}
 
     def keep(h: Hit) -> None:
@@ -133,12 +184,13 @@ def homologous_pairs(a: dict[str, str], b: dict[str, str], tool: MMseqs, min_ide
         if old is None or (h.identity, h.aln_len) > (old.identity, old.aln_len):
             best[key] = h
 
-    for queries, targets, direction in ((a, b, "a->b"), (b, a, "b->a")):
-        for q, t, nident, alnlen, qlen, tlen, ev in tool.search_one_way(queries, targets):
-            ident = nident / min(qlen, tlen)
-            if alnlen >= min_aln_len and ident >= min_identity and ev <= tool.evalue:
-                pa, pb = (q, t) if direction == "a->b" else (t, q)
-                keep(Hit(pa, pb, round(ident, 4), alnlen, ev, direction))
+    for searcher in tools:
+        for queries, targets, direction in ((a, b, "a->b"), (b, a, "b->a")):
+            for q, t, nident, alnlen, qlen, tlen, ev in searcher.search_one_way(queries, targets):
+                ident = nident / min(qlen, tlen)
+                if alnlen >= min_aln_len and ident >= min_identity and ev <= searcher.evalue:
+                    pa, pb = (q, t) if direction == "a->b" else (t, q)
+                    keep(Hit(pa, pb, round(ident, 4), alnlen, ev, direction, searcher.name))
     for h in contained_pairs(a, b, min_contained):
         keep(h)
     return sorted(best.values(), key=lambda h: (h.a, h.b))
