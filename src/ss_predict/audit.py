@@ -26,7 +26,14 @@ def parse_set(arg: str) -> tuple[str, str | None]:
 def load_set(arg: str, fmt: str | None = None) -> dict[str, str]:
     path, split = parse_set(arg)
     proteins = read_any(path, fmt, **({"split": split} if split else {}))
-    return {p.id: p.sequence for p in proteins}
+    seqs: dict[str, str] = {}
+    for p in proteins:  # ids repeat in some pools: later chains of an id become id#2, id#3, ...
+        key, n = p.id, 1
+        while key in seqs:
+            n += 1
+            key = f"{p.id}#{n}"
+        seqs[key] = p.sequence
+    return seqs
 
 
 def audit(train: dict[str, str], benchmarks: dict[str, dict[str, str]], tool, identity: float = 0.25,
