@@ -20,6 +20,14 @@ if [[ $stage == default || $stage == all ]]; then
   python scripts/make_ensemble.py src/ss_predict/weights/default.pt $R/default_model/best.pt
   ss-eval checkpoint=src/ss_predict/weights/default.pt "$SETS" output=$E/default.json overwrite=true
   ss-eval checkpoint=src/ss_predict/weights/default.pt data=valid output=$E/default.valid.json overwrite=true
+  # the benchmarks again without the chains that have a homologue in the build (audit exits 1 when it finds any)
+  D=${SS_DATA_ROOT:-data}
+  mkdir -p outputs/audit
+  ss-data audit outputs/data/train_set.jsonl.gz $D/ps4_netsurfp_cb513_ts115/CB513_HHblits.csv \
+    $D/ps4_netsurfp_cb513_ts115/TS115_HHblits.csv $D/lift_ss_testsets/CASP12.txt $D/dcblstm_casp10_casp11/casp10.h5 \
+    $D/dcblstm_casp10_casp11/casp11.h5 $D/zhou_cullpdb_csv/cb513.npy.csv -o outputs/audit/pairs.tsv || true
+  ss-eval checkpoint=src/ss_predict/weights/default.pt "$SETS" exclude=outputs/audit/pairs.tsv \
+    output=$E/default.clean.json overwrite=true
 fi
 if [[ $stage == cullpdb || $stage == all ]]; then
   # the classic protocol: Zhou's CullPDB-6133-filtered chains (filtered again), Zhou's CB513 as the test
