@@ -148,8 +148,8 @@ def test_exact_containment_catches_chains_too_short_to_align(data_root):
     from ss_predict.homology import contained_pairs
     afp = next(p for p in read_any(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv")
                if p.id.endswith("|359")).sequence
-    short = afp[5:29]  # 24 residues: below the 30-residue alignment floor
-    hits = homologous_pairs({"short": short, "other": "MKV" * 10}, {"afp": afp}, MMseqs())
+    short = afp[5:29]  # 24 residues: below the 30-residue alignment floor (short-chain rule off to test containment)
+    hits = homologous_pairs({"short": short, "other": "MKV" * 10}, {"afp": afp}, MMseqs(), min_cover=1.01)
     assert [(h.a, h.b, h.direction) for h in hits] == [("short", "afp", "contained")]
     assert contained_pairs({"x": short[:19]}, {"afp": afp}, min_len=20) == []  # under min_len: not a chain match
 
@@ -165,3 +165,16 @@ def test_blast_finds_weak_homologues_the_kmer_prefilter_misses(data_root):
     assert set(blast) == expected and all(h.tool == "blastp" and h.evalue <= 0.01 for h in blast.values())
     both = {(h.a, h.b) for h in homologous_pairs(pool, cb, [MMseqs(threads=1), Blast(threads=1)])}
     assert both == expected
+
+
+def test_short_chain_aligned_over_nearly_its_whole_length_counts(data_root):
+    """CB513|82 (30 residues) aligns 29/29 to SCRATCH's 3hj2 chain A: one residue under the 30-residue floor, yet
+    the same peptide. The short-chain rule (>= 90% of the shorter chain, >= 20 residues) catches it with either tool."""
+    cb = {p.id: p.sequence for p in read_any(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv")
+          if p.id == "CB513|82"}
+    fasta = (data_root / "scratch1d_sspro8/Proteins.fa").read_text().splitlines()
+    pool = {"3hj2_A": fasta[fasta.index(">pdb,3hj2,A,#1") + 1]}
+    for tool in (MMseqs(threads=1), Blast(threads=1)):
+        hits = homologous_pairs(pool, cb, tool)
+        assert [(h.a, h.b, h.aln_len) for h in hits] == [("3hj2_A", "CB513|82", 29)]
+        assert homologous_pairs(pool, cb, tool, min_cover=1.0) == []  # without the rule it slips through

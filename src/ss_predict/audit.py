@@ -37,9 +37,9 @@ def load_set(arg: str, fmt: str | None = None) -> dict[str, str]:
 
 
 def audit(train: dict[str, str], benchmarks: dict[str, dict[str, str]], tool, identity: float = 0.25,
-          min_aln_len: int = 30, min_contained: int = 20) -> dict[str, list[Hit]]:
+          min_aln_len: int = 30, min_contained: int = 20, min_cover: float = 0.9) -> dict[str, list[Hit]]:
     """Benchmark name -> homologous (training id, benchmark id) pairs."""
-    return {name: homologous_pairs(train, seqs, tool, identity, min_aln_len, min_contained)
+    return {name: homologous_pairs(train, seqs, tool, identity, min_aln_len, min_contained, min_cover)
             for name, seqs in benchmarks.items()}
 
 

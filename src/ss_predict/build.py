@@ -62,7 +62,8 @@ def remove_benchmark_homologues(cfg, tool: list, seqs: dict[str, str]) -> tuple[
         for p in _load(spec):
             key = f"b{len(bench)}"
             bench[key], bench_ids[key] = p.sequence, (name, p.id)
-    hits = homologous_pairs(seqs, bench, tool, float(cfg.identity), int(cfg.min_aln_len), int(cfg.min_contained))
+    hits = homologous_pairs(seqs, bench, tool, float(cfg.identity), int(cfg.min_aln_len), int(cfg.min_contained),
+                            float(cfg.min_cover))
     by_key: dict[str, list] = {}
     for h in hits:
         by_key.setdefault(h.a, []).append(h)
@@ -104,7 +105,7 @@ def split_validation(cfg, tool: list, seqs: dict[str, str], kept: list[str]) -> 
     leaks = []
     for _ in range(MAX_VALID_PASSES):  # repeat: a smaller target set can surface hits the prefilter crowded out
         hits = homologous_pairs({k: seqs[k] for k in train}, vseqs, tool, thr, int(cfg.min_aln_len),
-                                int(cfg.min_contained))
+                                int(cfg.min_contained), float(cfg.min_cover))
         if not hits:
             break
         leaks += hits
@@ -148,10 +149,12 @@ def build(cfg: DictConfig) -> dict:
         "sha256": digest,
         "identity_threshold": float(cfg.identity),
         "identity_definition": "identical aligned positions / length of the shorter chain",
-        "criteria": (f"homologous if an MMseqs2 alignment (either direction) has identity >= {cfg.identity}, "
-                     f">= {cfg.min_aln_len} aligned residues and e-value <= {cfg.mmseqs.evalue}; or a whole chain "
-                     f"of >= {cfg.min_contained} residues occurs verbatim inside the other"),
+        "criteria": (f"homologous if an alignment (MMseqs2 or BLAST+, either direction) has identity >= "
+                     f"{cfg.identity}, e-value <= {cfg.mmseqs.evalue} and >= {cfg.min_aln_len} aligned residues "
+                     f"(or >= {cfg.min_cover} of the shorter chain and >= {cfg.min_contained} residues); or a whole "
+                     f"chain of >= {cfg.min_contained} residues occurs verbatim inside the other"),
         "min_aligned_length": int(cfg.min_aln_len),
+        "min_cover_short_chains": float(cfg.min_cover),
         "min_contained_length": int(cfg.min_contained),
         "aligner": {"tool": "mmseqs2 easy-search, both directions, --alignment-mode 3",
                     **OmegaConf.to_container(cfg.mmseqs)},

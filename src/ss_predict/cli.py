@@ -262,6 +262,9 @@ def data_main(argv: list[str] | None = None) -> None:
     au.add_argument("--min-aln-len", type=int, default=30, help="aligned residues (30)")
     au.add_argument("--evalue", type=float, default=0.01, help="MMseqs2 e-value (0.01)")
     au.add_argument("--min-contained", type=int, default=20, help="exact containment of a whole chain (20)")
+    au.add_argument("--min-cover", type=float, default=0.9,
+                    help="an alignment under --min-aln-len still counts if it covers this share of the shorter chain "
+                         "and >= --min-contained residues (0.9)")
     au.add_argument("--threads", type=int, default=2)
     au.add_argument("--no-blast", action="store_true", help="MMseqs2 only (no BLAST+ second search)")
     au.add_argument("-o", "--output", help="write the pairs (TSV) here instead of standard output")
@@ -319,7 +322,7 @@ def _audit(args) -> None:
     tool = [MMseqs(evalue=args.evalue, threads=args.threads)]
     if not args.no_blast:
         tool.append(Blast(evalue=args.evalue, threads=args.threads))
-    results = audit(train, benches, tool, args.identity, args.min_aln_len, args.min_contained)
+    results = audit(train, benches, tool, args.identity, args.min_aln_len, args.min_contained, args.min_cover)
     report = format_report(results)
     if args.output:
         from .io_utils import atomic_write_text

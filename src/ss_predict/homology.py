@@ -9,7 +9,9 @@ can re-run the same criteria with their own tools:
 * BLAST+ `blastp` A -> B and B -> A with `-seg no -comp_based_stats 0` (a second tool: each k-mer
   prefilter has its own blind spots; an independent review found pairs only one of the two reported);
 * a pair is homologous when one alignment (of either tool) has identity >= threshold (identical aligned positions /
-  length of the shorter chain), >= `min_aln_len` aligned residues and e-value <= `evalue`;
+  length of the shorter chain), e-value <= `evalue` and >= `min_aln_len` aligned residues, or, for a short chain,
+  an alignment over >= `min_cover` of the shorter chain and >= `min_contained` residues (a 30-residue chain
+  aligned 29/29 to a training chain is the same peptide, though one residue under the 30-residue floor);
 * or when a whole chain of >= `min_contained` residues occurs verbatim inside the other (or equals it),
   whatever the alignment length (short low-complexity chains are easy to miss by alignment).
 """
@@ -172,7 +174,7 @@ def contained_pairs(a: dict[str, str], b: dict[str, str], min_len: int = 20) -> 
 
 
 def homologous_pairs(a: dict[str, str], b: dict[str, str], tool, min_identity: float = 0.25,
-                     min_aln_len: int = 30, min_contained: int = 20) -> list[Hit]:
+                     min_aln_len: int = 30, min_contained: int = 20, min_cover: float = 0.9) -> list[Hit]:
     """Every (a, b) pair meeting the criteria of this module, with its strongest evidence. `tool`: one
     searcher (MMseqs or Blast) or a list of them, whose hits are pooled."""
     tools = tool if isinstance(tool, (list, tuple)) else [tool]
@@ -187,8 +189,10 @@ def homologous_pairs(a: dict[str, str], b: dict[str, str], tool, min_identity: f
     for searcher in tools:
         for queries, targets, direction in ((a, b, "a->b"), (b, a, "b->a")):
             for q, t, nident, alnlen, qlen, tlen, ev in searcher.search_one_way(queries, targets):
-                ident = nident / min(qlen, tlen)
-                if alnlen >= min_aln_len and ident >= min_identity and ev <= searcher.evalue:
+                shorter = min(qlen, tlen)
+                ident = nident / shorter
+                long_enough = alnlen >= min_aln_len or (alnlen >= min_contained and alnlen >= min_cover * shorter)
+                if long_enough and ident >= min_identity and ev <= searcher.evalue:
                     pa, pb = (q, t) if direction == "a->b" else (t, q)
                     keep(Hit(pa, pb, round(ident, 4), alnlen, ev, direction, searcher.name))
     for h in contained_pairs(a, b, min_contained):
