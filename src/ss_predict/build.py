@@ -29,7 +29,8 @@ def _load(spec) -> list:
 def search_tools(cfg) -> list:
     """The second search tool (BLAST+) when `blast.enabled`."""
     spec = OmegaConf.to_container(cfg.blast) if cfg.get("blast") else {"enabled": False}
-    return [Blast(**{k: v for k, v in spec.items() if k != "enabled"})] if spec.pop("enabled", True) else []
+    enabled = spec.pop("enabled", True)
+    return [Blast(**spec)] if enabled else []
 
 
 def _num(key: str) -> int:
