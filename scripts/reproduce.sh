@@ -9,34 +9,37 @@ R=outputs/runs
 E=outputs/eval
 W="overwrite=true trainer.progress=false"
 
+D=${SS_DATA_ROOT:-data}
+BENCH_FILES="$D/ps4_netsurfp_cb513_ts115/CB513_HHblits.csv $D/ps4_netsurfp_cb513_ts115/TS115_HHblits.csv \
+  $D/lift_ss_testsets/CASP12.txt $D/dcblstm_casp10_casp11/casp10.h5 $D/dcblstm_casp10_casp11/casp11.h5 \
+  $D/zhou_cullpdb_csv/cb513.npy.csv"
+
 if [[ $stage == build || $stage == all ]]; then
   ss-data build                                   # outputs/data/train_set.jsonl.gz + manifest
   python scripts/build_table.py                   # the README's build table
-  ss-data audit outputs/data/train_set.jsonl.gz:train outputs/data/train_set.jsonl.gz:valid
+  # the checks the README quotes: both exit 1 (and stop this script) if they find a homologous pair
+  mkdir -p outputs/audit
+  ss-data audit outputs/data/train_set.jsonl.gz $BENCH_FILES -o outputs/audit/benchmarks.tsv
+  ss-data audit outputs/data/train_set.jsonl.gz:train outputs/data/train_set.jsonl.gz:valid \
+    -o outputs/audit/train_valid.tsv
 fi
 if [[ $stage == default || $stage == all ]]; then
-  # the bundled model: one CNN+BiGRU (the default_model recipe) on the v2 build, chosen on validation
+  # the bundled model: one CNN+BiGRU (the default_model recipe) on the v3 build, chosen on validation
   ss-train experiment=default_model $W
   python scripts/make_ensemble.py src/ss_predict/weights/default.pt $R/default_model/best.pt
   ss-eval checkpoint=src/ss_predict/weights/default.pt "$SETS" output=$E/default.json overwrite=true
   ss-eval checkpoint=src/ss_predict/weights/default.pt data=valid output=$E/default.valid.json overwrite=true
-  # the benchmarks again without the chains that have a homologue in the build (audit exits 1 when it finds any)
-  D=${SS_DATA_ROOT:-data}
-  mkdir -p outputs/audit
-  ss-data audit outputs/data/train_set.jsonl.gz $D/ps4_netsurfp_cb513_ts115/CB513_HHblits.csv \
-    $D/ps4_netsurfp_cb513_ts115/TS115_HHblits.csv $D/lift_ss_testsets/CASP12.txt $D/dcblstm_casp10_casp11/casp10.h5 \
-    $D/dcblstm_casp10_casp11/casp11.h5 $D/zhou_cullpdb_csv/cb513.npy.csv -o outputs/audit/pairs.tsv || true
-  ss-eval checkpoint=src/ss_predict/weights/default.pt "$SETS" exclude=outputs/audit/pairs.tsv \
-    output=$E/default.clean.json overwrite=true
 fi
 if [[ $stage == cullpdb || $stage == all ]]; then
   # the classic protocol: Zhou's CullPDB-6133-filtered chains (filtered again), Zhou's CB513 as the test
   ss-data build --config-name build_cullpdb
   ss-train experiment=cullpdb_cb513 $W
   ss-eval checkpoint=$R/cullpdb_cb513_onehot_s0/best.pt "$SETS" output=$E/cullpdb_cb513_onehot_s0.json overwrite=true
+  ss-eval checkpoint=$R/cullpdb_cb513_onehot_s0/best.pt data=cb513_zhou +data.cb513_zhou.merge=false \
+    output=$E/cullpdb_cb513_onehot_s0.rows514.json overwrite=true   # the 514 rows, 84,765 residues
 fi
 if [[ $stage == distill ]]; then
-  # knowledge distillation (not part of the bundled model yet): teachers trained on the v2 build
+  # knowledge distillation (not part of the bundled model yet): teachers trained on the v3 build
   ss-train experiment=dilated_cnn $W
   ss-train experiment=distill "teacher=[$R/default_model/best.pt,$R/dilated_cnn_s0/best.pt]" $W
   ss-eval checkpoint=$R/distill_cnn_bigru_s0/best.pt data=valid output=$E/distill.valid.json overwrite=true

@@ -198,3 +198,24 @@ def test_convert_to_zhou_prints_what_it_dropped(tmp_path, data_root, capsys):
     data_main(["convert", str(data_root / "lift_ss_testsets/CASP12.txt"), str(tmp_path / "c.npy.gz"), "--to", "zhou"])
     out = capsys.readouterr().out
     assert "wrote 47 proteins (49 rows)" in out and "dropped 1276 residues without an 8-state label" in out
+
+
+def test_processed_set_leaves_out_named_pools(tmp_path, data_root):
+    """`exclude_sources` drops one pool's chains from a built set (the new-data ablation), and a name that is
+    no pool of the set is an error, not a silent no-op."""
+    from omegaconf import OmegaConf
+
+    from ss_predict.errors import FormatError
+    from ss_predict.formats.processed import read_processed, to_line, write_processed
+    from ss_predict.train import load_split
+    casp = read_any(data_root / "lift_ss_testsets/CASP12.txt")[:9]
+    lines = [to_line(p, "pool_a" if i % 3 else "pool_b", "valid" if i == 8 else "train") for i, p in enumerate(casp)]
+    write_processed(lines, tmp_path / "set.jsonl.gz")
+    spec = OmegaConf.create({"format": "processed", "path": str(tmp_path / "set.jsonl.gz"), "split": "train",
+                             "exclude_sources": ["pool_b"]})
+    kept = load_split(spec)
+    assert [p.id for p in kept] == [casp[i].id for i in (1, 2, 4, 5, 7)]
+    assert all(p.extras["source"] == "pool_a" for p in kept)
+    assert len(read_processed(tmp_path / "set.jsonl.gz", split="train")) == 8
+    with pytest.raises(FormatError, match="pool_c"):
+        read_processed(tmp_path / "set.jsonl.gz", exclude_sources=["pool_c"])

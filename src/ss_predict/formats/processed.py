@@ -30,11 +30,14 @@ def write_processed(lines: list[str], path: str | Path) -> None:
             fh.write(("\n".join(lines) + "\n").encode())
 
 
-def read_processed(path: str | Path, split: str = "all") -> list[Protein]:
+def read_processed(path: str | Path, split: str = "all", exclude_sources=()) -> list[Protein]:
+    """Records of one split ("train", "valid" or "all"), leaving out those of the pools named in
+    `exclude_sources` (an ablation knob, e.g. `+data.train.exclude_sources=[zhou_cullpdb,cmbi_dssp]`)."""
     path = Path(path)
+    exclude = set(exclude_sources or ())
     if not path.exists():
         raise FormatError(f"{path}: file not found (build it with `ss-data build`)")
-    proteins = []
+    proteins, seen = [], set()
     try:
         with gzip.open(path, "rt") as fh:
             for n, line in enumerate(fh, start=1):
@@ -42,7 +45,8 @@ def read_processed(path: str | Path, split: str = "all") -> list[Protein]:
                     continue
                 try:
                     r = json.loads(line)
-                    if split != "all" and r["split"] != split:
+                    seen.add(r["source"])
+                    if (split != "all" and r["split"] != split) or r["source"] in exclude:
                         continue
                     proteins.append(Protein(
                         id=r["id"], sequence=r["sequence"],
@@ -52,4 +56,7 @@ def read_processed(path: str | Path, split: str = "all") -> list[Protein]:
                     raise FormatError(f"{path}: line {n}: not a processed record ({e})") from None
     except (OSError, EOFError) as e:
         raise FormatError(f"{path}: not a gzip'd processed set ({e})") from None
+    if exclude - seen:
+        raise FormatError(f"{path}: exclude_sources names no pool of this set: {', '.join(sorted(exclude - seen))} "
+                          f"(its pools: {', '.join(sorted(seen))})")
     return proteins
