@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every number in the README's results tables, one command per row (run from the repository root).
-# On a 2-core CPU: stage "build" ~15 min, "default" ~1.2 h, "cullpdb" ~25 min, "eval" ~10 min,
+# On a 2-core CPU: stage "build" ~30 min (with its audits), "default" ~50 min, "cullpdb" ~15 min, "ablation"
+# ~45 min, "eval" ~10 min,
 # "baselines" ~45 min. Re-running a stage replaces its runs and results (overwrite=true).
 set -euo pipefail
 stage="${1:-all}"
@@ -38,6 +39,11 @@ if [[ $stage == cullpdb || $stage == all ]]; then
   ss-eval checkpoint=$R/cullpdb_cb513_onehot_s0/best.pt data=cb513_zhou +data.cb513_zhou.merge=false \
     output=$E/cullpdb_cb513_onehot_s0.rows514.json overwrite=true   # the 514 rows, 84,765 residues
 fi
+if [[ $stage == ablation || $stage == all ]]; then
+  # new data on/off: the default recipe without the training chains of the Zhou CullPDB and CMBI DSSP pools
+  ss-train experiment=default_model name=default_model_no_new_data '+data.train.exclude_sources=[zhou_cullpdb,cmbi_dssp]' $W
+  ss-eval checkpoint=$R/default_model_no_new_data/best.pt "$SETS" output=$E/default_model_no_new_data.json overwrite=true
+fi
 if [[ $stage == distill ]]; then
   # knowledge distillation (not part of the bundled model yet): teachers trained on the v3 build
   ss-train experiment=dilated_cnn $W
@@ -60,4 +66,12 @@ if [[ $stage == eval || $stage == baselines ]]; then
 fi
 if [[ $stage == speed || $stage == all ]]; then
   python scripts/bench.py --threads 2 --out outputs/bench.json
+  # the bundled model against the v0.1 ensemble (taken from the git history), and both end to end on CB513
+  git show 91a2284^:src/ss_predict/weights/default.pt > outputs/v1_ensemble.pt
+  python scripts/bench.py --threads 2 --models cnn_bigru --checkpoints v1_ensemble=outputs/v1_ensemble.pt \
+    --out outputs/bench_v1.json
+  python -c "from ss_predict.formats import read_any; import sys; sys.stdout.write(''.join(f'>{p.id.replace(\"|\", \"_\")}\n{p.sequence}\n' for p in read_any('$D/ps4_netsurfp_cb513_ts115/CB513_HHblits.csv')))" > outputs/cb513.fasta
+  for m in default outputs/v1_ensemble.pt default outputs/v1_ensemble.pt; do
+    /usr/bin/time -f "$m %e s" ss-predict outputs/cb513.fasta -m $m --threads 2 --quiet -o outputs/cb513.ss2
+  done
 fi

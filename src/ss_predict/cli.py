@@ -260,7 +260,7 @@ def data_main(argv: list[str] | None = None) -> None:
     au.add_argument("benchmarks", nargs="+", help="benchmark set files (any supported format), PATH[:SPLIT]")
     au.add_argument("--identity", type=float, default=0.25, help="identical positions / shorter chain (0.25)")
     au.add_argument("--min-aln-len", type=int, default=30, help="aligned residues (30)")
-    au.add_argument("--evalue", type=float, default=0.01, help="MMseqs2 e-value (0.01)")
+    au.add_argument("--evalue", type=float, default=0.01, help="e-value, MMseqs2 and BLAST+ (0.01)")
     au.add_argument("--min-contained", type=int, default=20, help="exact containment of a whole chain (20)")
     au.add_argument("--min-cover", type=float, default=0.9,
                     help="an alignment under --min-aln-len still counts if it covers this share of the shorter chain "
