@@ -1,8 +1,11 @@
 """Training as a plain function of a config: `train(cfg)` (what `ss-train` calls)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +180,7 @@ class Run:
     state: dict = field(default_factory=lambda: {"epoch": 0, "step": 0, "best": -1.0, "best_epoch": 0,
                                                  "bad_epochs": 0, "history": []})
     writer: object = None  # TensorBoard SummaryWriter (rank 0, trainer.tensorboard)
+    interrupted: bool = False  # Ctrl-C seen (see remember_ctrl_c)
 
     @property
     def t(self) -> DictConfig:
@@ -333,6 +337,8 @@ def train_epoch(run: Run) -> dict:
             g["lr"] = lr
         loss, n, n_global = batch_loss(run, batch.to(device, non_blocking=True))
         optimizer_step(run, loss)
+        if run.interrupted:  # a Ctrl-C that was swallowed on its way
+            raise KeyboardInterrupt
         seen += sum(batch.lengths)
         if state["step"] % int(t.log_every) == 0 or bar.n == 0:  # one sync per log step
             n_here = n_global / dinfo.world if dinfo.enabled else int(n)
@@ -357,6 +363,25 @@ def validate(run: Run) -> tuple[dict, dict | None]:
     weights = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
     run.model.load_state_dict(live)
     return metrics, weights
+
+
+@contextlib.contextmanager
+def remember_ctrl_c(run: Run):
+    """Ctrl-C raises KeyboardInterrupt as usual and is also remembered, so that one landing where Python
+    swallows exceptions (a generator's or an object's clean-up) still stops training at the next batch."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum, frame):
+        run.interrupted = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def end_epoch(run: Run, epoch_stats: dict) -> tuple[dict, bool]:
@@ -462,15 +487,18 @@ def train(cfg: DictConfig) -> dict:
     if t.get("run_epochs"):
         stop_at = min(stop_at, run.state["epoch"] + int(t.run_epochs))
     try:
-        while run.state["epoch"] < stop_at:
-            metrics, improved = end_epoch(run, train_epoch(run))
-            log_epoch(run, metrics, improved)
-            distributed.barrier()
-            reason = stop_reason(run, started)
-            if reason:
-                if dinfo.main:
-                    print(f"[ss-train] {reason}", flush=True)
-                break
+        with remember_ctrl_c(run):
+            while run.state["epoch"] < stop_at:
+                if run.interrupted:
+                    raise KeyboardInterrupt
+                metrics, improved = end_epoch(run, train_epoch(run))
+                log_epoch(run, metrics, improved)
+                distributed.barrier()
+                reason = stop_reason(run, started)
+                if reason:
+                    if dinfo.main:
+                        print(f"[ss-train] {reason}", flush=True)
+                    break
     except KeyboardInterrupt:
         save(run, "last.pt", {"interrupted": True}, with_state=True)
         if dinfo.main:
