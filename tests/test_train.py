@@ -110,7 +110,9 @@ def test_ctrl_c_saves_last(tmp_path, out_dir):
     import time
     proc = subprocess.Popen([sys.executable, "-m", "ss_predict.cli_train", "data=tiny", "trainer=tiny",
                              "trainer.max_epochs=500", f"run_dir={tmp_path}/run", "model=phd"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # as from a terminal: a test run in the background (nohup, `&`) inherits SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (tmp_path / "run/last.pt").exists() and time.time() < deadline:
         time.sleep(0.2)
@@ -137,10 +139,17 @@ def test_ctrl_c_swallowed_in_a_clean_up_is_remembered():
         def __del__(self):
             os.kill(os.getpid(), signal.SIGINT)
 
-    with remember_ctrl_c(run):
-        try:
-            CleanUp()  # collected at once; the interrupt lands in __del__ and is swallowed there
-        except KeyboardInterrupt:  # or, depending on timing, right after it: either way it is remembered
-            pass
-    assert run.interrupted
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        with remember_ctrl_c(run):
+            try:
+                CleanUp()  # collected at once; the interrupt lands in __del__ and is swallowed there
+            except KeyboardInterrupt:  # or, depending on timing, right after it: either way it is remembered
+                pass
+        assert run.interrupted
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job: Ctrl-C stays ignored
+        with remember_ctrl_c(run):
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -368,8 +368,9 @@ def validate(run: Run) -> tuple[dict, dict | None]:
 @contextlib.contextmanager
 def remember_ctrl_c(run: Run):
     """Ctrl-C raises KeyboardInterrupt as usual and is also remembered, so that one landing where Python
-    swallows exceptions (a generator's or an object's clean-up) still stops training at the next batch."""
-    if threading.current_thread() is not threading.main_thread():
+    swallows exceptions (a generator's or an object's clean-up) still stops training at the next batch. Where
+    SIGINT is ignored (a background job, nohup) it stays ignored."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         yield
         return
 
