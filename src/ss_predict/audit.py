@@ -36,6 +36,9 @@ def load_set(arg: str, fmt: str | None = None) -> dict[str, str]:
     return seqs
 
 
+REPORT_HEADER = "benchmark\ttrain_id\tbenchmark_id\tidentity\taligned\tevalue\tdirection"
+
+
 def audit(train: dict[str, str], benchmarks: dict[str, dict[str, str]], tool, identity: float = 0.25,
           min_aln_len: int = 30, min_contained: int = 20, min_cover: float = 0.9) -> dict[str, list[Hit]]:
     """Benchmark name -> homologous (training id, benchmark id) pairs."""
@@ -45,7 +48,7 @@ def audit(train: dict[str, str], benchmarks: dict[str, dict[str, str]], tool, id
 
 def format_report(results: dict[str, list[Hit]]) -> str:
     """Tab-separated rows (with a header) for every pair."""
-    rows = ["benchmark\ttrain_id\tbenchmark_id\tidentity\taligned\tevalue\tdirection"]
+    rows = [REPORT_HEADER]
     for name, hits in results.items():
         for h in hits:
             ev = "-" if h.evalue is None else f"{h.evalue:.2g}"

@@ -15,6 +15,7 @@ from .checkpoint import WEIGHTS, load_models, model_path
 from .config import check_data_paths
 from .errors import UserError
 from .inference import predict_sets, resolve_device, to_ss3
+from .audit import REPORT_HEADER
 from .io_utils import atomic_write_text, read_input_text
 from .metrics import score_proteins
 from .train import load_split
@@ -80,7 +81,7 @@ def show_progress(setting) -> bool:
 def read_exclusions(path: str | Path) -> set[str]:
     """Chain ids to leave out: the `benchmark_id` column of an `ss-data audit` report, or one id a line."""
     lines = [ln for ln in read_input_text(path).splitlines() if ln.strip() and not ln.startswith("#")]
-    if lines and lines[0].startswith("benchmark\ttrain_id\tbenchmark_id"):
+    if lines and lines[0].startswith(REPORT_HEADER):
         return {ln.split("\t")[2] for ln in lines[1:]}
     return {ln.split()[0] for ln in lines}
 

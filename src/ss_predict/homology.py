@@ -27,6 +27,14 @@ from pathlib import Path
 from .errors import UserError
 
 
+def run_tool(cmd: list[str], label: str) -> None:
+    """Run an external search program; a failure is one UserError line ending in the program's last message."""
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise UserError(f"{label} failed: {last}")
+
+
 @dataclass(frozen=True)
 class Hit:
     """Evidence that chain `a` (first set) and `b` (second set) are homologous."""
@@ -62,11 +70,7 @@ class MMseqs:
         return exe
 
     def _run(self, args: list[str]) -> None:
-        proc = subprocess.run([self._exe(), *args, "--threads", str(self.threads), "-v", "1"],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-            raise UserError(f"mmseqs {args[0]} failed: {last}")
+        run_tool([self._exe(), *args, "--threads", str(self.threads), "-v", "1"], f"mmseqs {args[0]}")
 
     @staticmethod
     def _fasta(seqs: dict[str, str], path: Path) -> None:
@@ -138,10 +142,7 @@ class Blast:
                           "-outfmt", "6 qseqid sseqid nident length qlen slen evalue", "-seg", "no",
                           "-comp_based_stats", "0", "-evalue", str(self.evalue), "-max_target_seqs",
                           str(self.max_target_seqs), "-num_threads", str(self.threads), "-out", str(t / "hits.tsv")]):
-                proc = subprocess.run(args, capture_output=True, text=True)
-                if proc.returncode != 0:
-                    last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-                    raise UserError(f"{Path(args[0]).name} failed: {last}")
+                run_tool(args, Path(args[0]).name)
             rows = (t / "hits.tsv").read_text().splitlines()
         out = []
         for row in rows:
