@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every number in the README's results tables, one command per row (run from the repository root).
 # On a 2-core CPU: stage "build" ~30 min (with its audits), "default" ~50 min, "cullpdb" ~15 min, "ablation"
-# ~45 min, "eval" ~10 min,
-# "baselines" ~45 min. Re-running a stage replaces its runs and results (overwrite=true).
+# ~45 min, "distill" ~2.2 h (after "default"), "speed" ~5 min, "eval" ~10 min, "baselines" ~45 min.
+# Re-running a stage replaces its runs and results (overwrite=true).
 set -euo pipefail
 stage="${1:-all}"
 SETS="data=[cb513,ts115,casp12,casp10,casp11,cb513_zhou]"
@@ -44,11 +44,22 @@ if [[ $stage == ablation || $stage == all ]]; then
   ss-train experiment=default_model name=default_model_no_new_data '+data.train.exclude_sources=[zhou_cullpdb,cmbi_dssp]' $W
   ss-eval checkpoint=$R/default_model_no_new_data/best.pt "$SETS" output=$E/default_model_no_new_data.json overwrite=true
 fi
-if [[ $stage == distill ]]; then
-  # knowledge distillation (not part of the bundled model yet): teachers trained on the v3 build
+if [[ $stage == distill || $stage == all ]]; then
+  # plain single model (a second seed) vs ensemble vs distilled single model, all on the v3 build (README
+  # "Plain single model vs ensemble vs distilled single model"); teacher 1 is the default stage's run
+  ss-train experiment=default_model seed=1 name=default_model_s1 $W
   ss-train experiment=dilated_cnn $W
+  python scripts/make_ensemble.py outputs/teachers_v3.pt $R/default_model/best.pt $R/dilated_cnn_s0/best.pt
   ss-train experiment=distill "teacher=[$R/default_model/best.pt,$R/dilated_cnn_s0/best.pt]" $W
-  ss-eval checkpoint=$R/distill_cnn_bigru_s0/best.pt data=valid output=$E/distill.valid.json overwrite=true
+  for m in default_model_s1/best.pt dilated_cnn_s0/best.pt distill_cnn_bigru_s0/best.pt; do
+    n=$(dirname $m)
+    ss-eval checkpoint=$R/$m "$SETS" output=$E/$n.json overwrite=true
+    ss-eval checkpoint=$R/$m data=valid output=$E/$n.valid.json overwrite=true
+  done
+  ss-eval checkpoint=outputs/teachers_v3.pt "$SETS" output=$E/teachers_v3.json overwrite=true
+  ss-eval checkpoint=outputs/teachers_v3.pt data=valid output=$E/teachers_v3.valid.json overwrite=true
+  python scripts/bench.py --threads 2 --models cnn_bigru --checkpoints ensemble=outputs/teachers_v3.pt \
+    distilled=$R/distill_cnn_bigru_s0/best.pt --skip-cli --out outputs/bench_distill.json
 fi
 if [[ $stage == classical || $stage == baselines ]]; then
   for m in gnb tree linear_svm rbf_svc knn; do
