@@ -9,6 +9,10 @@ SETS="data=[cb513,ts115,casp12,casp10,casp11,cb513_zhou]"
 R=outputs/runs
 E=outputs/eval
 W="overwrite=true trainer.progress=false"
+score() {  # NAME CHECKPOINT: the six benchmarks to $E/NAME.json, validation to $E/NAME.valid.json
+  ss-eval checkpoint=$2 "$SETS" output=$E/$1.json overwrite=true
+  ss-eval checkpoint=$2 data=valid output=$E/$1.valid.json overwrite=true
+}
 
 D=${SS_DATA_ROOT:-data}
 BENCH_FILES="$D/ps4_netsurfp_cb513_ts115/CB513_HHblits.csv $D/ps4_netsurfp_cb513_ts115/TS115_HHblits.csv \
@@ -28,8 +32,7 @@ if [[ $stage == default || $stage == all ]]; then
   # the bundled model: one CNN+BiGRU (the default_model recipe) on the v3 build, chosen on validation
   ss-train experiment=default_model $W
   python scripts/make_ensemble.py src/ss_predict/weights/default.pt $R/default_model/best.pt
-  ss-eval checkpoint=src/ss_predict/weights/default.pt "$SETS" output=$E/default.json overwrite=true
-  ss-eval checkpoint=src/ss_predict/weights/default.pt data=valid output=$E/default.valid.json overwrite=true
+  score default src/ss_predict/weights/default.pt
 fi
 if [[ $stage == cullpdb || $stage == all ]]; then
   # the classic protocol: Zhou's CullPDB-6133-filtered chains (filtered again), Zhou's CB513 as the test
@@ -51,13 +54,8 @@ if [[ $stage == distill || $stage == all ]]; then
   ss-train experiment=dilated_cnn $W
   python scripts/make_ensemble.py outputs/teachers_v3.pt $R/default_model/best.pt $R/dilated_cnn_s0/best.pt
   ss-train experiment=distill "teacher=[$R/default_model/best.pt,$R/dilated_cnn_s0/best.pt]" $W
-  for m in default_model_s1/best.pt dilated_cnn_s0/best.pt distill_cnn_bigru_s0/best.pt; do
-    n=$(dirname $m)
-    ss-eval checkpoint=$R/$m "$SETS" output=$E/$n.json overwrite=true
-    ss-eval checkpoint=$R/$m data=valid output=$E/$n.valid.json overwrite=true
-  done
-  ss-eval checkpoint=outputs/teachers_v3.pt "$SETS" output=$E/teachers_v3.json overwrite=true
-  ss-eval checkpoint=outputs/teachers_v3.pt data=valid output=$E/teachers_v3.valid.json overwrite=true
+  for n in default_model_s1 dilated_cnn_s0 distill_cnn_bigru_s0; do score $n $R/$n/best.pt; done
+  score teachers_v3 outputs/teachers_v3.pt
   python scripts/bench.py --threads 2 --models cnn_bigru --checkpoints ensemble=outputs/teachers_v3.pt \
     distilled=$R/distill_cnn_bigru_s0/best.pt --skip-cli --out outputs/bench_distill.json
 fi
