@@ -252,3 +252,14 @@ def test_stats_refuses_a_scratch_label_file(data_root, capsys):
     assert code == 2 and out == "" and "SCRATCH-1D label file" in one_line_error(err) and str(folder) in err
     code, out, err = run_cli(data_main, capsys, "stats", str(folder))
     assert code == 0 and "format:           scratch" in out and "proteins:         5772" in out
+
+
+@pytest.mark.parametrize("teacher, words", [("teacher=[]", ["teacher=[]", "names no checkpoint"]),
+                                            ("teacher=[/nonexistent/t.pt]", ["model file not found", "/nonexistent/t.pt"]),
+                                            ("teacher=[notes.pt]", ["notes.pt", "not a readable ss-predict checkpoint"])])
+def test_distillation_teachers_are_checked_before_any_work(out_dir, cwd, capsys, teacher, words):
+    """A missing, foreign or empty teacher list ends in one line naming it, before a run folder is made."""
+    (cwd / "notes.pt").write_text("not a checkpoint\n")
+    code, _, err = run_cli(train_main, capsys, *TINY, teacher)
+    assert code == 2 and all(w in one_line_error(err) for w in words), err
+    assert not (out_dir / "runs").exists()

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from . import distributed
 from .batching import EncodedSet, epoch_loader
-from .checkpoint import load_checkpoint, model_mismatch, save_checkpoint
+from .checkpoint import load_checkpoint, model_mismatch, model_path, save_checkpoint
 from .config import check_data_paths
 from .errors import UserError
 from .features import spec_dict
@@ -214,11 +214,24 @@ def load_data(cfg: DictConfig) -> tuple[EncodedSet, EncodedSet]:
     return train_set, valid_set
 
 
-def attach_teachers(cfg: DictConfig, train_set: EncodedSet, device, dinfo) -> None:
+def check_teachers(cfg: DictConfig) -> list[str]:
+    """The distillation teachers (none when `teacher` is null), each checked to be a readable checkpoint
+    before any data is read or a run folder is made."""
+    teacher = cfg.get("teacher")
+    if teacher is None:
+        return []
+    teachers = [str(x) for x in teacher] if OmegaConf.is_list(teacher) else [str(teacher)]
+    if not teachers:
+        raise UserError("teacher=[] names no checkpoint: give one or more (teacher=[a.pt,b.pt]) or leave it unset")
+    for name in teachers:
+        load_checkpoint(model_path(name))
+    return teachers
+
+
+def attach_teachers(cfg: DictConfig, teachers: list[str], train_set: EncodedSet, device, dinfo) -> None:
     """Distillation: every training chain gets the teachers' averaged 8-state probabilities (cached)."""
     from .distill import teacher_probabilities
 
-    teachers = list(cfg.teacher) if OmegaConf.is_list(cfg.teacher) else [str(cfg.teacher)]
     cache = Path(cfg.paths.output_dir) / "cache"
 
     def compute():
@@ -461,12 +474,13 @@ def train(cfg: DictConfig) -> dict:
     features = spec_dict(cfg.features)
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     check_data_paths(cfg, cfg.data)
+    teachers = check_teachers(cfg)
     check_run_dir(Path(cfg.run_dir), t.get("resume"), bool(cfg.get("overwrite")))
     resumed = _resume_checkpoint(t.get("resume"), Path(cfg.run_dir), features, model_cfg)
     train_set, valid_set = load_data(cfg)
     prepare_run_dir(Path(cfg.run_dir), t.get("resume"), bool(cfg.get("overwrite")), dinfo.main)
-    if cfg.get("teacher"):
-        attach_teachers(cfg, train_set, device, dinfo)
+    if teachers:
+        attach_teachers(cfg, teachers, train_set, device, dinfo)
     model = create_model(model_cfg["name"], features["n_features"], **(model_cfg.get("kwargs") or {})).to(device)
     if getattr(model, "classical", False):
         if dinfo.enabled:
