@@ -80,12 +80,21 @@ class Predictor:
     def __repr__(self) -> str:
         return f"Predictor(model={self.model!r}, device='{self.device}', members={len(self.models)})"
 
+    def read(self, sequences, *, allow_nucleotide: bool = False) -> list[Protein]:
+        """Validated proteins (see `read_proteins`); raises FormatError naming the record and position."""
+        return read_proteins(sequences, allow_nucleotide)
+
+    def predict_proteins(self, proteins: list[Protein], *, profiles: str | Path | None = None,
+                         progress: bool = False) -> list[Prediction]:
+        """Predictions of validated proteins (from `read`), in their order, in token-budget length batches."""
+        check_profiles(proteins, self.features, str(profiles) if profiles else None)
+        return predict_proteins(proteins, self.models, self.features, self.device, self.max_tokens, progress)
+
     def predict(self, sequences, *, profiles: str | Path | None = None, allow_nucleotide: bool = False,
                 progress: bool = False) -> list[Prediction]:
         """Predictions in input order. `profiles`: a folder of ID.pssm / ID.hhm, for profile models."""
-        proteins = read_proteins(sequences, allow_nucleotide)
-        check_profiles(proteins, self.features, str(profiles) if profiles else None)
-        return predict_proteins(proteins, self.models, self.features, self.device, self.max_tokens, progress)
+        return self.predict_proteins(self.read(sequences, allow_nucleotide=allow_nucleotide), profiles=profiles,
+                                     progress=progress)
 
 
 def predict(sequences, model: str = "default", device: str = "cpu", **options) -> list[Prediction]:
