@@ -106,14 +106,15 @@ def run_eval(cfg: DictConfig) -> dict:
             raise UserError(f"data '{name}' is not a benchmark set (use e.g. data=cb513 or data=[cb513,ts115])")
     check_data_paths(cfg, cfg.data)
     device = resolve_device(cfg.device)
-    models, ckpt = load_models(specs, device)
+    loaded = load_models(specs, device)
+    models, ckpt = loaded.models, loaded.checkpoint
     paths = [model_path(p) for p in specs]
     sets = {name: load_split(spec) for name, spec in cfg.data.items()}
     excluded = {}
     if cfg.get("exclude"):
         sets, excluded = exclude_chains(sets, cfg.exclude)
-    results = evaluate_sets(models, ckpt["features"]["name"], sets, device, int(cfg.max_tokens), progress)
-    report = {"checkpoints": [str(p) for p in paths], "model": ckpt["model"], "features": ckpt["features"]["name"],
+    results = evaluate_sets(models, loaded.features, sets, device, int(cfg.max_tokens), progress)
+    report = {"checkpoints": [str(p) for p in paths], "model": ckpt["model"], "features": loaded.features,
               "device": str(device), "results": results,
               "excluded": {"file": str(cfg.exclude), "chains": excluded} if cfg.get("exclude") else None}
     print(format_table(results), flush=True)  # shown even if the file cannot be written

@@ -110,6 +110,21 @@ def atomic_write_text(path: str | Path, text: str) -> None:
             fh.write(text)
 
 
+def atomic_write_bytes(path: str | Path, data: bytes, sync: bool = False) -> None:
+    """`data` into `path` whole or not at all; `sync`: on disk (fsync) before the rename."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "ab" if tmp == Path(path) else "wb") as fh:
+            fh.write(data)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+
+
+def write_through_target(path: str | Path) -> bool:
+    """True where `path` is written through rather than replaced (a device, FIFO, socket or descriptor path)."""
+    return _write_through(path)
+
+
 def discard_stdout() -> None:
     """Point descriptor 1 at /dev/null, so that the interpreter's last flush cannot fail (again)."""
     try:
