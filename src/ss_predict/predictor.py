@@ -195,7 +195,8 @@ class Predictor:
             with tqdm(total=int(data.lengths.sum()), unit="res", file=sys.stderr) as bar:
                 probs = predict_sets(self.models, data, self.device, self.max_tokens, progress=bar)
         else:
-            probs = predict_sets(self.models, data, self.device, self.max_tokens, progress=progress or None)
+            probs = predict_sets(self.models, data, self.device, self.max_tokens,
+                                 progress=None if progress is None or progress is False else progress)
         preds = [Prediction(p.id, p.sequence, pr, to_ss3(pr)) for p, pr in zip(proteins, probs)]
         for pred in preds:
             if not (np.isfinite(pred.p8).all() and np.isfinite(pred.p3).all()):
@@ -294,7 +295,7 @@ class Predictor:
         last_window = len(scan.windows) - 1 if scan else None
         counts = {"records": 0, "residues": 0, "windows": 0, "skipped": len(problems)}
         previous = _catch_sigterm()
-        bar = tqdm(total=total, unit="res", unit_scale=True, disable=not progress, file=sys.stderr,
+        bar = tqdm(total=total, unit="res", disable=not progress, file=sys.stderr,
                    dynamic_ncols=True)
         try:
             first, pending = 0, None

@@ -79,7 +79,7 @@ def check_record(n: int, title, raw, where: str, allow_nucleotide: bool = False)
         raise FormatError(f"{where}: record '{rid}' has a sequence of type {type(raw).__name__}, not a string")
     seq = clean_sequence(rid, raw, where)
     if not allow_nucleotide:
-        check_not_nucleotide(rid, seq, where)
+        check_not_nucleotide(rid, _letters(raw), where)
     return Protein(id=rid, sequence=seq, extras={"description": title})
 
 
@@ -133,7 +133,9 @@ def open_binary(path: str | Path):
             raw = stdin.buffer if stdin is not None else None
             if raw is None or raw.closed:
                 raise ValueError
-            head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+            if not hasattr(raw, "peek"):  # e.g. a BytesIO standing in for standard input
+                raw = io.BufferedReader(raw)
+            head = raw.peek(2)[:2]
         except (ValueError, OSError, AttributeError):
             raise UserError("standard input is closed: give a FASTA file, or pipe one in") from None
     else:
@@ -166,7 +168,7 @@ def iter_lines(path: str | Path) -> Iterator[str]:
             try:
                 line = text.readline(MAX_LINE)
             except UnicodeDecodeError:
-                raise FormatError(f"{name}: line {n + 1}: not a text file (not UTF-8)") from None
+                raise FormatError(f"{name}: line {n + 1}: binary data, not a text file (not UTF-8)") from None
             except (EOFError, zlib.error, gzip.BadGzipFile) as e:
                 raise FormatError(f"{name}: damaged gzip data ({e})") from None
             except OSError as e:
