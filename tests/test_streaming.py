@@ -150,7 +150,7 @@ def test_resume_refuses_another_input(casp12, tmp_path):
     assert ss_predict_cli(str(casp12), "--window", "6", "-o", str(out),
                           code=KILL.format(after=2, half=0.3)).returncode == 137
     other = tmp_path / "other.fasta"
-    other.write_text(casp12.read_text().replace("A", "G", 1))
+    other.write_text(casp12.read_text() + ">extra\nMKVLAAGIV\n")
     r = ss_predict_cli(str(other), "--window", "6", "-o", str(out), "--resume")
     assert r.returncode == 2 and "another the input" not in r.stderr and "input" in r.stderr
     assert r.stderr.count("\n") == 1
