@@ -77,8 +77,9 @@ class Journal:
         theirs, ours = state.get("fingerprint", {}), self.fingerprint
         diff = [k for k in ours if theirs.get(k) != ours[k]]
         if diff:
-            what = ", ".join({"input": "the input", "model": "the model"}.get(k, k) for k in diff)
-            raise UserError(f"--resume: {target} was begun by a run with another {what}; give the same input, "
+            what = " and ".join({"options": "other options", "version": "another ss-predict version"}.get(
+                k, f"another {k}") for k in diff)
+            raise UserError(f"--resume: {target} was begun by a run with {what}; give the same input, "
                             f"model and options, or delete {self.path} to start over")
 
     def write(self, windows: int, records: int, nbytes: int, done: bool = False) -> None:
