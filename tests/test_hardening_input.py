@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import ss_predict
+from test_hardening_predict import one_line_error
 
 FASTA = ">p1\nMKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK\n>p2\nGSHMSEQLTEEQIAEFKEAFSLFDKDGDG\n"
 
@@ -21,11 +22,7 @@ def cli(*args, stdin=subprocess.DEVNULL, cwd=None, **kw):
 
 
 def one_line(r, *words):
-    err = r.stderr.decode() if isinstance(r.stderr, bytes) else r.stderr
-    assert r.returncode == 2, err
-    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
-    for w in words:
-        assert w in err, err
+    one_line_error(r.returncode, r.stderr.decode() if isinstance(r.stderr, bytes) else r.stderr, *words)
 
 
 @pytest.fixture
