@@ -7,7 +7,7 @@ from ss_predict.errors import FormatError
 from ss_predict.formats import read_any
 from ss_predict.formats.processed import to_line, write_processed
 from ss_predict.formats.zhou import write_zhou
-from ss_predict.train import load_split
+from ss_predict.splits import load_split
 
 
 def test_experiment_composes_on_the_built_cullpdb_set(out_dir):

@@ -8,7 +8,8 @@ from ss_predict.distill import teacher_probabilities
 from ss_predict.inference import predict_sets
 from ss_predict.checkpoint import load_models
 from ss_predict.losses import distill_loss, ss_loss
-from ss_predict.train import load_split, train
+from ss_predict.splits import load_split
+from ss_predict.train import train
 
 TINY_MODEL = ["model=cnn_bigru", "model.kwargs.conv_channels=8", "model.kwargs.hidden=12", "model.kwargs.head=16"]
 

@@ -207,7 +207,7 @@ def test_processed_set_leaves_out_named_pools(tmp_path, data_root):
 
     from ss_predict.errors import FormatError
     from ss_predict.formats.processed import read_processed, to_line, write_processed
-    from ss_predict.train import load_split
+    from ss_predict.splits import load_split
     casp = read_any(data_root / "lift_ss_testsets/CASP12.txt")[:9]
     lines = [to_line(p, "pool_a" if i % 3 else "pool_b", "valid" if i == 8 else "train") for i, p in enumerate(casp)]
     write_processed(lines, tmp_path / "set.jsonl.gz")

@@ -30,7 +30,7 @@ def test_tiny_training_learns_and_reloads(tmp_path, out_dir):
     assert ckpt["features"]["name"] == "onehot" and ckpt["model"]["name"] == "cnn_bigru"
     assert ckpt["config"]["trainer"]["max_epochs"] == 4  # resolved config as plain containers
     # the checkpoint rebuilds the model alone and predicts identically, twice
-    from ss_predict.train import load_split
+    from ss_predict.splits import load_split
     data = EncodedSet(load_split(cfg.data.valid), "onehot")
     a = predict_sets([build_model(ckpt)], data, torch.device("cpu"))
     b = predict_sets([build_model(load_checkpoint(tmp_path / "run" / "best.pt"))], data, torch.device("cpu"))
