@@ -172,11 +172,11 @@ def test_eval_progress_bar_option(tiny_ckpt, out_dir, cwd, capsys):
 # ---- one complete line for every careless input ---------------------------------------------------------
 
 @pytest.mark.parametrize("override, expect", [
-    ("trainer.max_epoch=3", ["+trainer.max_epoch=3"]),
+    ("trainer.max_epoch=3", ["trainer.max_epoch is not a trainer key", "did you mean trainer.max_epochs?"]),
     ("model=transformer", ["model/transformer", "cnn_bigru", "dilated_cnn", "phd"]),
     ("data=cb514", ["data/cb514", "cb513", "tiny"]),
     ("trainer.max_epochs=abc", ["trainer.max_epochs", "integer"]),
-    ("trainer.tensorboard=yes", ["trainer.tensorboard", "true or false"]),
+    ("trainer.tensorboard=maybe", ["trainer.tensorboard", "true or false"]),  # yes/no/on/off are booleans
     ("trainer.lr=1e-3,3e-3", ["--multirun"]),
 ])
 def test_config_errors_keep_hydra_hints_in_one_line(override, expect, cwd, capsys):

@@ -16,6 +16,9 @@ from .errors import UserError
 from .schema import TrainerConfig, check_trainer, register, shown, unknown_trainer_key
 
 register()  # the typed schemas the configs' defaults lists start with
+if not OmegaConf.has_resolver("ss_help"):  # hydra.help.template of train.yaml / eval.yaml: `ss-train --help`
+    OmegaConf.register_new_resolver("ss_help", lambda name: __import__("ss_predict.cli_help", fromlist=["x"])
+                                    .help_text(name))
 CONFIG_MODULE = "ss_predict.configs"
 TRAINER_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainerConfig)}
 
