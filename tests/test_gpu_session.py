@@ -4,6 +4,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from ss_predict.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -15,6 +17,7 @@ def session(out: Path, env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.data("tiny", "casp12")
 def test_dry_run_reports_every_step_and_never_overwrites(tmp_path, data_root, out_dir):
     env = dict(os.environ, SS_DATA_ROOT=str(data_root), SS_OUTPUT_DIR=str(out_dir))
     out = tmp_path / "session"
