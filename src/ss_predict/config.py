@@ -3,7 +3,6 @@ Hydra's errors in one complete line, the types of schema.py (a misspelt key or a
 is one line), the trainer's ranges, sweeps expanded into their jobs."""
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import re
 from pathlib import Path
@@ -13,14 +12,13 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 from .errors import UserError
-from .schema import TrainerConfig, check_trainer, register, shown, unknown_trainer_key
+from .cli_help import help_text
+from .schema import TRAINER_DEFAULTS, check_trainer, register, shown, unknown_trainer_key
 
 register()  # the typed schemas the configs' defaults lists start with
 if not OmegaConf.has_resolver("ss_help"):  # hydra.help.template of train.yaml / eval.yaml: `ss-train --help`
-    OmegaConf.register_new_resolver("ss_help", lambda name: __import__("ss_predict.cli_help", fromlist=["x"])
-                                    .help_text(name))
+    OmegaConf.register_new_resolver("ss_help", help_text)
 CONFIG_MODULE = "ss_predict.configs"
-TRAINER_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainerConfig)}
 
 
 def hydra_message(e: Exception) -> str:

@@ -79,7 +79,8 @@ def shown(value) -> str:
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-TRAINER_KEYS = [f.name for f in fields(TrainerConfig)]
+TRAINER_DEFAULTS = {f.name: f.default for f in fields(TrainerConfig)}
+TRAINER_KEYS = list(TRAINER_DEFAULTS)
 
 
 def unknown_trainer_key(key: str) -> str:
