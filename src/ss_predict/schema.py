@@ -65,13 +65,13 @@ def _problem(value, meta: dict) -> str | None:
         return f"must be one of {', '.join(choices)}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if lo is not None and (value <= lo if meta["above"] else value < lo):
-        if hi is not None:
-            return f"must be in {'(' if meta['above'] else '['}{lo}, {hi}{')' if meta['below'] else ']'}"
+    too_low = lo is not None and (value <= lo if meta["above"] else value < lo)
+    too_high = hi is not None and (value >= hi if meta["below"] else value > hi)
+    if not (too_low or too_high):
+        return None
+    if hi is None:
         return f"must be {'>' if meta['above'] else '>='} {lo}"
-    if hi is not None and (value >= hi if meta["below"] else value > hi):
-        return f"must be in {'(' if meta['above'] else '['}{lo}, {hi}{')' if meta['below'] else ']'}"
-    return None
+    return f"must be in {'(' if meta['above'] else '['}{lo}, {hi}{')' if meta['below'] else ']'}"
 
 
 def shown(value) -> str:
