@@ -3,7 +3,8 @@
 
 environment -> CUDA tests (pytest -m cuda) -> bench.py -> the named recipes trained under a wall-clock budget
 (trainer.max_minutes; a hard stop sends Ctrl-C, which saves last.pt) -> ss-eval of each best.pt -> OUT:
-gpu_session.json (rewritten after every step, so a cut-off session still reports what it finished),
+gpu_session.json (rewritten after every step, so a cut-off session still reports what it finished; each run with
+the trainer config it composed to),
 gpu_session.log and one <recipe>.pt per run. --dry-run: the same on CPU with tiny data (data=tiny trainer=tiny).
 """
 from __future__ import annotations
@@ -141,12 +142,26 @@ def bench(s: Session) -> None:
     s.say(f"bench: exit {rc}, {sec:.0f} s, {len(s.report['bench'].get('models', []))} rows")
 
 
-def train_cmd(s: Session, recipe: str, minutes: float) -> list[str]:
+def train_overrides(s: Session, recipe: str, minutes: float) -> list[str]:
     common = [f"experiment={recipe}", f"trainer.max_minutes={minutes:.3f}", "trainer.progress=false",
               "trainer.tensorboard=false", f"run_dir={s.work / 'runs' / recipe}"]
     where = (["data=tiny", "trainer=tiny", "trainer.threads=1", *DRY_MODELS.get(recipe, [])] if s.dry else
              ["trainer=gpu", "trainer.threads=2"])
-    return [sys.executable, "-m", "ss_predict.cli_train", *common, *where]
+    return [*common, *where]
+
+
+def composed_trainer(overrides: list[str]) -> dict:
+    """The trainer config these overrides compose to (what the run trains with: the preset's keys over the
+    experiment's), recorded in gpu_session.json; an error line when they do not compose."""
+    from omegaconf import OmegaConf
+
+    from ss_predict.config import load_config
+    from ss_predict.errors import UserError
+
+    try:
+        return OmegaConf.to_container(load_config("train", overrides).trainer, resolve=True)
+    except UserError as e:
+        return {"error": str(e)}
 
 
 def train_all(s: Session, recipes: list[str], parallel: int, minutes: float | None) -> dict:
@@ -156,14 +171,19 @@ def train_all(s: Session, recipes: list[str], parallel: int, minutes: float | No
         minutes = 0.01 if s.dry else max(0.25, (window - CROSSING_S) / 60)
     hard_stop = time.time() + window
     s.say(f"training {recipes}: trainer.max_minutes={minutes:.2f}, hard stop in {window:.0f} s, {parallel} at a time")
-    pending, running, done = list(recipes), {}, {}
+    pending, running, done, trainer = list(recipes), {}, {}, {}
     while pending or running:
         while pending and len(running) < parallel:
             r = pending.pop(0)
             path = s.work / "logs" / f"train_{r}.log"
             path.parent.mkdir(parents=True, exist_ok=True)
+            overrides = train_overrides(s, r, minutes)
+            trainer[r] = composed_trainer(overrides)
+            s.say(f"{r}: {' '.join(overrides)} -> trainer " + ", ".join(
+                f"{k}={trainer[r].get(k)}" for k in ("max_epochs", "lr", "max_tokens", "eval_max_tokens", "crop")))
             f = open(path, "w")
-            proc = subprocess.Popen(train_cmd(s, r, minutes), stdout=f, stderr=subprocess.STDOUT, cwd=REPO)
+            proc = subprocess.Popen([sys.executable, "-m", "ss_predict.cli_train", *overrides], stdout=f,
+                                    stderr=subprocess.STDOUT, cwd=REPO)
             running[r] = {"proc": proc, "file": f, "start": time.time(), "log": path, "stopped": False}
         time.sleep(0.5)
         for r, j in list(running.items()):
@@ -177,7 +197,7 @@ def train_all(s: Session, recipes: list[str], parallel: int, minutes: float | No
             if p.poll() is not None:
                 j["file"].close()
                 done[r] = {"returncode": p.returncode, "seconds": time.time() - j["start"],
-                           "hard_stopped": j["stopped"]}
+                           "hard_stopped": j["stopped"], "trainer": trainer[r]}
                 s.attach(f"train {r}", j["log"], p.returncode, done[r]["seconds"])
                 s.say(f"{r}: exit {p.returncode} after {done[r]['seconds']:.0f} s")
                 del running[r]
@@ -245,7 +265,7 @@ def collect(s: Session, recipes: list[str], trained: dict, scores: dict) -> None
             stop = "early stop"
         run = {"name": r, "returncode": info.get("returncode"), "minutes": round(info.get("seconds", 0) / 60, 2),
                "max_minutes": round(trained["max_minutes"], 3), "concurrent_runs": trained["parallel"],
-               "stopped_by": stop, "epochs": len(hist),
+               "stopped_by": stop, "epochs": len(hist), "trainer": info.get("trainer"),
                "train_residues_per_s": (sum(h["residues_per_s"] for h in hist) / len(hist)) if hist else None,
                "train_residues_per_s_last": hist[-1]["residues_per_s"] if hist else None,
                "checkpoint": None}

@@ -26,7 +26,7 @@ from ss_predict.errors import UserError
 from ss_predict.inference import predict_sets, to_ss3
 from ss_predict.io_utils import atomic_write_text
 from ss_predict.metrics import score_proteins
-from ss_predict.train import load_split
+from ss_predict.splits import load_split
 
 
 @guarded  # a bad candidate or path: one line, exit 2

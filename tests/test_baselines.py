@@ -15,6 +15,7 @@ from ss_predict.train import train
 CLASSICAL = ["gnb", "tree", "linear_svm", "rbf_svc", "knn"]
 
 
+@pytest.mark.data("tiny")
 @pytest.mark.parametrize("name", CLASSICAL)
 def test_classical_fit_save_predict(name, tmp_path, out_dir):
     run = tmp_path / name
@@ -34,6 +35,7 @@ def test_classical_fit_save_predict(name, tmp_path, out_dir):
     torch.testing.assert_close(out[1, :25], alone[0])  # padding does not leak into windows
 
 
+@pytest.mark.data("tiny")
 def test_tree_min_samples_split_is_tunable(tmp_path, out_dir):
     sizes = {}
     for mss in (2, 400):
@@ -72,6 +74,7 @@ def test_nextstep_beam_search_matches_brute_force():
     assert score(tuple(exact[0].tolist())) >= score(tuple(greedy[0].tolist()))
 
 
+@pytest.mark.data("tiny")
 def test_nextstep_trains_with_teacher_forcing_and_predicts(tmp_path, out_dir):
     run = tmp_path / "ns"
     train(load_config("train", ["data=tiny", "trainer=tiny", "model=nextstep_cnn", "model.kwargs.channels=8",
@@ -87,6 +90,7 @@ def test_nextstep_trains_with_teacher_forcing_and_predicts(tmp_path, out_dir):
     assert [len(x["ss8"]) for x in recs] == [24, 4]
 
 
+@pytest.mark.data("tiny", "casp12")
 def test_consensus_eval(tmp_path, out_dir):
     for name in ("gnb", "linear_svm"):
         train(load_config("train", ["data=tiny", "trainer=tiny", f"model={name}", f"run_dir={tmp_path}/{name}",

@@ -50,6 +50,7 @@ def _cfg(pool_path, out, extra=()):
         f"output={out}/set.jsonl.gz", f"manifest={out}/set.manifest.json", "valid_fraction=0.1", *extra])
 
 
+@pytest.mark.data("cb513", "pisces25_valid")
 def test_filter_removes_homologues_and_keeps_unrelated(small_pool, tmp_path, out_dir):
     pool_path, target, pool = small_pool
     cfg = _cfg(pool_path, tmp_path / "a")
@@ -75,6 +76,7 @@ def test_filter_removes_homologues_and_keeps_unrelated(small_pool, tmp_path, out
     assert manifest["benchmarks"] == {"cb513": str(cfg.benchmarks.cb513.path)}
 
 
+@pytest.mark.data("cb513", "pisces25_valid")
 def test_build_is_deterministic(small_pool, tmp_path, out_dir):
     pool_path, _, _ = small_pool
     for run in ("a", "b"):
@@ -83,6 +85,7 @@ def test_build_is_deterministic(small_pool, tmp_path, out_dir):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
+@pytest.mark.data("flip_train")
 def test_processed_keeps_unscored_and_3state_only(tmp_path, data_root, out_dir):
     flip = read_any(data_root / "flip_netsurfp2_3state", split="test")[:30]
     pool = tmp_path / "flip"
@@ -113,6 +116,7 @@ def test_missing_or_malformed_source_fails_clearly(tmp_path, out_dir):
     assert not (tmp_path / "o.jsonl.gz").exists()
 
 
+@pytest.mark.data("cb513", "pisces25_valid")
 def test_audit_train_valid_of_built_set_is_clean(small_pool, tmp_path, out_dir, capsys):
     from ss_predict.cli import data_main
     pool_path, _, _ = small_pool
@@ -124,6 +128,7 @@ def test_audit_train_valid_of_built_set_is_clean(small_pool, tmp_path, out_dir, 
     assert "0 of" in err
 
 
+@pytest.mark.data("cb513", "pisces25_valid")
 def test_audit_finds_planted_homologues(small_pool, data_root, tmp_path, capsys):
     from ss_predict.cli import data_main
     pool_path, target, _ = small_pool
@@ -144,6 +149,7 @@ def test_audit_finds_planted_homologues(small_pool, data_root, tmp_path, capsys)
     assert {("planted_cb513", target.id), ("mutant40", target.id)} <= back
 
 
+@pytest.mark.data("cb513")
 def test_exact_containment_catches_chains_too_short_to_align(data_root):
     from ss_predict.homology import contained_pairs
     afp = next(p for p in read_any(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv")
@@ -154,6 +160,7 @@ def test_exact_containment_catches_chains_too_short_to_align(data_root):
     assert contained_pairs({"x": short[:19]}, {"afp": afp}, min_len=20) == []  # under min_len: not a chain match
 
 
+@pytest.mark.data("cb513", "cmbi_dssp", "flip_train")
 def test_blast_finds_weak_homologues_the_kmer_prefilter_misses(data_root):
     """Real pairs an independent review found: short or weak CB513 homologues in the CMBI and FLIP pools."""
     cb = {p.id: p.sequence for p in read_any(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv")
@@ -167,6 +174,7 @@ def test_blast_finds_weak_homologues_the_kmer_prefilter_misses(data_root):
     assert both == expected
 
 
+@pytest.mark.data("cb513", "scratch1d")
 def test_short_chain_aligned_over_nearly_its_whole_length_counts(data_root):
     """CB513|82 (30 residues) aligns 29/29 to SCRATCH's 3hj2 chain A: one residue under the 30-residue floor, yet
     the same peptide. The short-chain rule (>= 90% of the shorter chain, >= 20 residues) catches it with either tool."""

@@ -29,6 +29,7 @@ def ckpts(tmp_path_factory):
     return out
 
 
+@pytest.mark.data("cb513", "casp12", "casp10")
 def test_ss_eval_several_sets(ckpts, tmp_path, out_dir):
     out = tmp_path / "eval.json"
     r = cli("eval_main", f"checkpoint={ckpts['onehot']}", "data=[cb513,casp12,casp10]", f"output={out}",
@@ -43,6 +44,7 @@ def test_ss_eval_several_sets(ckpts, tmp_path, out_dir):
         assert sum(map(sum, res["confusion3"])) == res["residues_scored"]
 
 
+@pytest.mark.data("casp12")
 def test_ss_eval_excludes_audited_chains(ckpts, tmp_path, out_dir, data_root):
     """exclude= takes an ss-data audit report (benchmark_id column) or a plain id list and drops those chains."""
     from ss_predict.formats import read_any
@@ -64,6 +66,7 @@ def test_ss_eval_excludes_audited_chains(ckpts, tmp_path, out_dir, data_root):
         assert rep["excluded"]["chains"] == {"casp12": 2}
 
 
+@pytest.mark.data("cb513")  # the data paths are checked before the checkpoint
 def test_ss_eval_errors(ckpts, tmp_path):
     r = cli("eval_main", "data=cb513")
     assert r.returncode == 2 and "checkpoint=PATH" in r.stderr
@@ -84,6 +87,7 @@ def test_profile_model_needs_profiles(ckpts, tmp_path):
     assert r.stdout.splitlines()[0] == ">3VOP_A"
 
 
+@pytest.mark.data("cb513", "casp12")
 def test_ss_data_stats_and_convert(data_root, tmp_path):
     r = cli("data_main", "stats", str(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv"))
     assert r.returncode == 0 and "scored residues:  83427" in r.stdout

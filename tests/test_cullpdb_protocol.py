@@ -7,7 +7,7 @@ from ss_predict.errors import FormatError
 from ss_predict.formats import read_any
 from ss_predict.formats.processed import to_line, write_processed
 from ss_predict.formats.zhou import write_zhou
-from ss_predict.train import load_split
+from ss_predict.splits import load_split
 
 
 def test_experiment_composes_on_the_built_cullpdb_set(out_dir):
@@ -27,6 +27,7 @@ def test_experiment_composes_on_the_built_cullpdb_set(out_dir):
         assert prof.data[split].rows_of == built.output
 
 
+@pytest.mark.data("cb513_zhou")
 def test_cb513_zhou_counts_merged_and_by_row(out_dir):
     cfg = load_config("eval", ["data=cb513_zhou"])
     cb = load_split(cfg.data.cb513_zhou)
@@ -52,6 +53,7 @@ def tiny_cullpdb(tmp_path, data_root):
     return tmp_path, rows, split, built
 
 
+@pytest.mark.data("zhou_cullpdb_csv/cb6133filtered.npy.csv")
 def test_profile_rows_follow_the_built_split(tiny_cullpdb):
     root, rows, split, built = tiny_cullpdb
     overrides = ["experiment=cullpdb_cb513", "data=cullpdb_cb513_npy", "features=onehot+profile",

@@ -1,5 +1,6 @@
 """Knowledge distillation: cached teacher probabilities, cropped soft targets, the soft-target loss."""
 import numpy as np
+import pytest
 import torch
 
 from ss_predict.batching import EncodedSet
@@ -8,7 +9,8 @@ from ss_predict.distill import teacher_probabilities
 from ss_predict.inference import predict_sets
 from ss_predict.checkpoint import load_models
 from ss_predict.losses import distill_loss, ss_loss
-from ss_predict.train import load_split, train
+from ss_predict.splits import load_split
+from ss_predict.train import train
 
 TINY_MODEL = ["model=cnn_bigru", "model.kwargs.conv_channels=8", "model.kwargs.hidden=12", "model.kwargs.head=16"]
 
@@ -34,6 +36,7 @@ def test_distill_loss_with_one_hot_teacher_is_the_label_loss():
     torch.testing.assert_close(t2, ref)
 
 
+@pytest.mark.data("tiny")
 def test_teacher_probabilities_are_the_teachers_and_cached(tmp_path, data_root):
     proteins = load_split(load_config("train", ["data=tiny"]).data.valid)
     cpu = torch.device("cpu")
@@ -62,6 +65,7 @@ def test_soft_targets_follow_the_training_crops():
     torch.testing.assert_close(b.soft[1, :12], torch.from_numpy(data.soft[1]))
 
 
+@pytest.mark.data("tiny")
 def test_distilled_training_runs_and_uses_the_cache(tmp_path, out_dir, capsys):
     over = ["data=tiny", "trainer=tiny", *TINY_MODEL, "teacher=[default]", "trainer.max_epochs=1",
             "trainer.distill_weight=0.7"]

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 from ss_predict.config import load_config
@@ -19,6 +20,7 @@ def torchrun(*args, env=None):
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.data("tiny")
 def test_two_ranks_match_one_rank(tmp_path, out_dir):
     train(load_config("train", [*TINY, f"run_dir={tmp_path}/one"]))
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -40,6 +42,7 @@ def test_two_ranks_match_one_rank(tmp_path, out_dir):
     assert json.loads((tmp_path / "two/summary.json").read_text())["history"][-1]["epoch"] == 3
 
 
+@pytest.mark.data("casp12")
 def test_two_rank_prediction_is_byte_identical(tmp_path, data_root, out_dir):
     from ss_predict.formats import read_any
     ckpt_dir = tmp_path / "m"

@@ -7,6 +7,8 @@ from ss_predict.errors import FormatError
 from ss_predict.formats import detect, read_any
 from ss_predict.formats.dssp import read_dssp
 
+pytestmark = pytest.mark.data("cmbi_dssp", "scratch1d")  # the CMBI DSSP files; scratch1d for one refusal
+
 
 @pytest.fixture(scope="module")
 def cmbi(data_root):

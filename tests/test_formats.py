@@ -11,6 +11,7 @@ from ss_predict.formats.zhou import read_zhou, to_zhou_array, write_zhou
 from ss_predict.records import Protein
 
 
+@pytest.mark.data("cb513")
 def test_netsurfp_cb513_counts(data_root):
     cb = read_any(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv")
     assert len(cb) == 511
@@ -21,12 +22,14 @@ def test_netsurfp_cb513_counts(data_root):
     assert all((p.ss8 >= 0).sum() == p.n_scored for p in cb)
 
 
+@pytest.mark.data("ts115")
 def test_netsurfp_ts115_counts(data_root):
     ts = read_any(data_root / "ps4_netsurfp_cb513_ts115/TS115_HHblits.csv")
     assert len(ts) == 115 and sum(len(p) for p in ts) == 29704
     assert sum(p.n_scored for p in ts) == 29704 - 2203
 
 
+@pytest.mark.data("casp12", "bc40")
 def test_three_line_lift_and_bc40(data_root):
     casp12 = read_any(data_root / "lift_ss_testsets/CASP12.txt")
     assert detect(data_root / "lift_ss_testsets/CASP12.txt") == "three_line"
@@ -45,6 +48,7 @@ def test_three_line_lift_and_bc40(data_root):
             assert p.ss8[i] == UNSCORED
 
 
+@pytest.mark.data("scratch1d", "flip_train")
 def test_scratch_and_flip(data_root):
     sc = read_any(data_root / "scratch1d_sspro8")
     assert len(sc) == 5772 and sum(len(p) for p in sc) == 1031455
@@ -58,6 +62,7 @@ def test_scratch_and_flip(data_root):
     assert len(read_any(data_root / "flip_netsurfp2_3state", split="test")) == 364
 
 
+@pytest.mark.data("casp10", "casp11")
 def test_casp_h5(data_root):
     c10 = read_any(data_root / "dcblstm_casp10_casp11/casp10.h5")
     c11 = read_any(data_root / "dcblstm_casp10_casp11/casp11.h5")
@@ -67,6 +72,7 @@ def test_casp_h5(data_root):
     assert min(len(p) for p in c10) == 27 and max(len(p) for p in c10) == 498
 
 
+@pytest.mark.data("casp10", "scratch1d")
 def test_zhou_roundtrip_real_records(tmp_path, data_root):
     """Writer -> reader gives the same sequences, labels and profiles (incl. a chain > 700 residues)."""
     recs = read_any(data_root / "dcblstm_casp10_casp11/casp10.h5")[:20]
@@ -105,6 +111,7 @@ def _check_public_convention(rows: np.ndarray) -> np.ndarray:
     return lengths
 
 
+@pytest.mark.data("casp12", "flip_train")
 def test_zhou_writer_follows_the_public_convention(tmp_path, data_root):
     """Unlabelled residues (CASP12's X) are dropped, so NoSeq marks padding only; 3-state chains dropped."""
     casp12 = read_any(data_root / "lift_ss_testsets/CASP12.txt")
@@ -133,6 +140,7 @@ def test_zhou_writer_follows_the_public_convention(tmp_path, data_root):
     assert not (tmp_path / "flip.npy.gz").exists()
 
 
+@pytest.mark.data("scratch1d")
 def test_zhou_cb513_split_protein_and_named_splits(tmp_path, data_root):
     """A 514-row CB513-like file without terminal flags: its last two rows merge into one protein."""
     sc = read_any(data_root / "scratch1d_sspro8")
@@ -193,6 +201,7 @@ def test_protein_record_checks_lengths():
         Protein("x", "ACD", ss8=np.zeros(2))
 
 
+@pytest.mark.data("casp12")
 def test_convert_to_zhou_prints_what_it_dropped(tmp_path, data_root, capsys):
     from ss_predict.cli import data_main
     data_main(["convert", str(data_root / "lift_ss_testsets/CASP12.txt"), str(tmp_path / "c.npy.gz"), "--to", "zhou"])
@@ -200,6 +209,7 @@ def test_convert_to_zhou_prints_what_it_dropped(tmp_path, data_root, capsys):
     assert "wrote 47 proteins (49 rows)" in out and "dropped 1276 residues without an 8-state label" in out
 
 
+@pytest.mark.data("casp12")
 def test_processed_set_leaves_out_named_pools(tmp_path, data_root):
     """`exclude_sources` drops one pool's chains from a built set (the new-data ablation), and a name that is
     no pool of the set is an error, not a silent no-op."""
@@ -207,7 +217,7 @@ def test_processed_set_leaves_out_named_pools(tmp_path, data_root):
 
     from ss_predict.errors import FormatError
     from ss_predict.formats.processed import read_processed, to_line, write_processed
-    from ss_predict.train import load_split
+    from ss_predict.splits import load_split
     casp = read_any(data_root / "lift_ss_testsets/CASP12.txt")[:9]
     lines = [to_line(p, "pool_a" if i % 3 else "pool_b", "valid" if i == 8 else "train") for i, p in enumerate(casp)]
     write_processed(lines, tmp_path / "set.jsonl.gz")

@@ -4,6 +4,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from ss_predict.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -15,6 +17,7 @@ def session(out: Path, env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.data("tiny", "casp12")
 def test_dry_run_reports_every_step_and_never_overwrites(tmp_path, data_root, out_dir):
     env = dict(os.environ, SS_DATA_ROOT=str(data_root), SS_OUTPUT_DIR=str(out_dir))
     out = tmp_path / "session"
@@ -33,6 +36,10 @@ def test_dry_run_reports_every_step_and_never_overwrites(tmp_path, data_root, ou
     assert [run["name"] for run in rep["runs"]] == RECIPES
     for run in rep["runs"]:
         assert run["returncode"] == 0 and run["stopped_by"] == "max_minutes" and run["epochs"] == 1
+        t = run["trainer"]  # the composed trainer config: trainer=tiny's keys over the experiment's
+        assert (t["max_tokens"], t["crop"], t["max_epochs"], t["threads"], t["device"]) == (2048, 128, 2, 1, "cpu")
+        assert t["max_minutes"] == 0.01 and t["lr"] == (3e-3 if run["name"] == "phd" else 2e-3)
+        assert t["ema_decay"] == 0.999  # every recipe sets it, tiny does not
         assert run["train_residues_per_s"] > 0 and 0 < run["valid_q3"] < 100 and 0 <= run["valid_q8"] < 100
         casp12 = run["benchmarks"]["casp12"]
         assert casp12["residues"] == 12442 and 0 < casp12["q3"] < 100

@@ -59,6 +59,7 @@ def cwd(tmp_path, monkeypatch):
 
 # ---- runs never overwrite each other ---------------------------------------------------------------------
 
+@pytest.mark.data("tiny")
 def test_sweep_jobs_get_their_own_run_dirs_under_time_stamped_roots(out_dir, cwd, capsys):
     code, out, err = run_cli(train_main, capsys, "-m", *TINY, "trainer.lr=1e-3,3e-3")
     assert code == 0, err
@@ -78,6 +79,7 @@ def test_sweep_jobs_get_their_own_run_dirs_under_time_stamped_roots(out_dir, cwd
     assert list(cwd.iterdir()) == []  # no job log or other file in the working directory
 
 
+@pytest.mark.data("tiny")
 def test_sweep_into_a_used_sweep_folder_is_refused(out_dir, cwd, tmp_path, capsys):
     fixed = f"hydra.sweep.dir={tmp_path}/sweep"
     assert run_cli(train_main, capsys, "-m", *TINY, fixed)[0] == 0
@@ -87,6 +89,7 @@ def test_sweep_into_a_used_sweep_folder_is_refused(out_dir, cwd, tmp_path, capsy
     assert (tmp_path / "sweep/0_phd_s0/best.pt").read_bytes() == before
 
 
+@pytest.mark.data("tiny")
 def test_rerunning_a_finished_name_needs_resume_or_overwrite(out_dir, cwd, capsys):
     run = out_dir / "runs" / "phd_s0"
     assert run_cli(train_main, capsys, *TINY, "trainer.tensorboard=true")[0] == 0  # trainer=tiny keeps TensorBoard
@@ -105,6 +108,7 @@ def test_rerunning_a_finished_name_needs_resume_or_overwrite(out_dir, cwd, capsy
     assert not (run / "tb").exists()
 
 
+@pytest.mark.data("tiny")
 def test_resume_after_changing_the_model_is_one_line(out_dir, tmp_path):
     train(load_config("train", [*TINY, f"run_dir={tmp_path}/r"]))
     for change, expect in ((["model=dilated_cnn"], ["model phd", "model dilated_cnn"]),
@@ -118,6 +122,7 @@ def test_resume_after_changing_the_model_is_one_line(out_dir, tmp_path):
 
 # ---- ss-eval results ------------------------------------------------------------------------------------
 
+@pytest.mark.data("casp12", "casp10")
 def test_eval_names_results_by_checkpoint_and_sets_and_never_replaces(tiny_ckpt, out_dir, cwd, capsys):
     args = [f"checkpoint={tiny_ckpt}", "data=casp12", "device=cpu"]
     assert run_cli(eval_main, capsys, *args)[0] == 0
@@ -140,6 +145,7 @@ def test_eval_many_members_get_a_short_hashed_name(tmp_path):
     assert out != default_output(tmp_path / "eval", paths[:7], ["cb513", "ts115"])
 
 
+@pytest.mark.data("casp12")
 def test_eval_explicit_output_is_not_replaced_without_overwrite(tiny_ckpt, out_dir, cwd, tmp_path, capsys):
     target = tmp_path / "mine.json"
     target.write_text("keep me\n")
@@ -150,6 +156,7 @@ def test_eval_explicit_output_is_not_replaced_without_overwrite(tiny_ckpt, out_d
     assert code == 0 and json.loads(target.read_text())["results"]["casp12"]["proteins"] == 47
 
 
+@pytest.mark.data("casp12")
 def test_eval_unwritable_output_prints_the_table_then_one_line(tiny_ckpt, cwd, tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
@@ -160,6 +167,7 @@ def test_eval_unwritable_output_prints_the_table_then_one_line(tiny_ckpt, cwd, t
     assert row and row[0].split()[1:3] == ["47", "12442"]
 
 
+@pytest.mark.data("casp12", "casp10")
 def test_eval_progress_bar_option(tiny_ckpt, out_dir, cwd, capsys):
     code, _, err = run_cli(eval_main, capsys, f"checkpoint={tiny_ckpt}", "data=[casp12,casp10]", "progress=true")
     assert code == 0 and "casp12" in err and "casp10" in err and "res" in err
@@ -172,11 +180,11 @@ def test_eval_progress_bar_option(tiny_ckpt, out_dir, cwd, capsys):
 # ---- one complete line for every careless input ---------------------------------------------------------
 
 @pytest.mark.parametrize("override, expect", [
-    ("trainer.max_epoch=3", ["+trainer.max_epoch=3"]),
+    ("trainer.max_epoch=3", ["trainer.max_epoch is not a trainer key", "did you mean trainer.max_epochs?"]),
     ("model=transformer", ["model/transformer", "cnn_bigru", "dilated_cnn", "phd"]),
     ("data=cb514", ["data/cb514", "cb513", "tiny"]),
     ("trainer.max_epochs=abc", ["trainer.max_epochs", "integer"]),
-    ("trainer.tensorboard=yes", ["trainer.tensorboard", "true or false"]),
+    ("trainer.tensorboard=maybe", ["trainer.tensorboard", "true or false"]),  # yes/no/on/off are booleans
     ("trainer.lr=1e-3,3e-3", ["--multirun"]),
 ])
 def test_config_errors_keep_hydra_hints_in_one_line(override, expect, cwd, capsys):
@@ -198,6 +206,7 @@ def test_eval_wrong_type(capsys, cwd):
     assert code == 2 and "max_tokens" in one_line_error(err)
 
 
+@pytest.mark.data("tiny")
 def test_train_unwritable_output_is_one_line(cwd, tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
@@ -207,6 +216,7 @@ def test_train_unwritable_output_is_one_line(cwd, tmp_path, capsys):
     assert code == 2 and "cannot write" in one_line_error(err)
 
 
+@pytest.mark.data("casp12")
 def test_corrupt_checkpoints_get_one_clean_line(tmp_path, cwd, capsys):
     good = tmp_path / "good.pt"
     torch.save({"w": torch.zeros(1000)}, good)
@@ -246,6 +256,7 @@ def test_missing_built_set_and_data_root_say_what_to_do(out_dir, cwd, tmp_path, 
     assert code == 2 and "SS_DATA_ROOT" in one_line_error(err) and f"working directory {cwd}" in err
 
 
+@pytest.mark.data("scratch1d")
 def test_stats_refuses_a_scratch_label_file(data_root, capsys):
     folder = data_root / "scratch1d_sspro8"
     code, out, err = run_cli(data_main, capsys, "stats", str(folder / "SSpro8.dssp"))
@@ -257,6 +268,7 @@ def test_stats_refuses_a_scratch_label_file(data_root, capsys):
 @pytest.mark.parametrize("teacher, words", [("teacher=[]", ["teacher=[]", "names no checkpoint"]),
                                             ("teacher=[/nonexistent/t.pt]", ["model file not found", "/nonexistent/t.pt"]),
                                             ("teacher=[notes.pt]", ["notes.pt", "not a readable ss-predict checkpoint"])])
+@pytest.mark.data("tiny")
 def test_distillation_teachers_are_checked_before_any_work(out_dir, cwd, capsys, teacher, words):
     """A missing, foreign or empty teacher list ends in one line naming it, before a run folder is made."""
     (cwd / "notes.pt").write_text("not a checkpoint\n")

@@ -61,6 +61,7 @@ def test_bundled_default_model_predicts(fasta, tmp_path):
         assert "".join(x["states3"][i] for i in p3.argmax(1)) == x["ss3"]
 
 
+@pytest.mark.data("tiny")
 def test_formats_and_determinism(fasta, tiny_ckpt, tmp_path):
     outs = {}
     for fmt in ("ss2", "horiz", "fasta", "csv", "json"):
@@ -119,6 +120,7 @@ def test_bad_model_file(fasta, tmp_path):
     assert not (tmp_path / "o.ss2").exists()
 
 
+@pytest.mark.data("tiny")
 def test_skip_invalid(tmp_path, tiny_ckpt):
     f = tmp_path / "mixed.fasta"
     f.write_text(">good\nMKVLA\n>bad\nMK1\n>good2\nACDEF\n")
@@ -128,6 +130,7 @@ def test_skip_invalid(tmp_path, tiny_ckpt):
     assert "'bad' position 3" in r.stderr
 
 
+@pytest.mark.data("tiny")
 def test_consensus_and_profile_refusal(fasta, tiny_ckpt, tmp_path):
     r = run(str(fasta), "--model", f"{tiny_ckpt},{tiny_ckpt}", "-f", "json")
     single = run(str(fasta), "--model", str(tiny_ckpt), "-f", "json")
@@ -136,6 +139,7 @@ def test_consensus_and_profile_refusal(fasta, tiny_ckpt, tmp_path):
     assert warn.returncode == 0 and "ignored" in warn.stderr
 
 
+@pytest.mark.data("casp12")
 def test_bundled_model_is_really_trained(data_root):
     """The shipped weights are trained: far above chance (Q3 ~ 40%) on a benchmark it never saw."""
     import torch
@@ -153,6 +157,7 @@ def test_bundled_model_is_really_trained(data_root):
     assert res["q3"] > 68 and res["q8"] > 52
 
 
+@pytest.mark.data("tiny")
 def test_ensemble_file_equals_comma_average(fasta, tiny_ckpt, tmp_path):
     """One ensemble file predicts exactly what its members averaged on the command line predict."""
     import torch

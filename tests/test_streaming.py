@@ -35,6 +35,7 @@ def ss_predict_cli(*args, env=None, code=None):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
 
 
+@pytest.mark.data("casp12")
 def test_windows_keep_input_order_and_bound_memory(casp12, monkeypatch):
     whole = ss_predict.Predictor()
     ref = whole.predict(casp12)
@@ -55,6 +56,7 @@ def test_plan_windows_cut():
     assert list(plan_windows([], 2, 8)) == []
 
 
+@pytest.mark.data("casp12")
 def test_every_format_streams_the_same_text_as_one_render(casp12, tmp_path):
     preds = list(ss_predict.Predictor(window_records=4).predict_iter(casp12))  # the same batches as the CLI's
     for fmt in ("ss2", "horiz", "fasta", "json", "jsonl", "csv"):
@@ -67,6 +69,7 @@ def test_every_format_streams_the_same_text_as_one_render(casp12, tmp_path):
     assert [json.loads(x)["id"] for x in lines] == [p.id for p in preds]
 
 
+@pytest.mark.data("casp12")
 def test_parquet_schema_read_by_pandas(casp12, tmp_path):
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")
@@ -103,6 +106,7 @@ w.FileSink.write = write
 """
 
 
+@pytest.mark.data("casp12")
 @pytest.mark.parametrize("fmt", ["ss2", "json", "parquet"])
 def test_resume_after_a_kill_is_byte_identical(casp12, tmp_path, fmt):
     if fmt == "parquet":
@@ -127,6 +131,7 @@ def test_resume_after_a_kill_is_byte_identical(casp12, tmp_path, fmt):
                       f"k{after}" in p.name) == [out.name]  # partial file and journal gone
 
 
+@pytest.mark.data("casp12", "tiny")
 def test_resume_into_a_folder_and_refusals(casp12, tmp_path, tiny_model):
     args = [str(casp12), "-f", "ss2", "--window", "6"]
     assert ss_predict_cli(*args, "-o", str(tmp_path / "ref") + "/").returncode == 0
@@ -145,6 +150,7 @@ def test_resume_into_a_folder_and_refusals(casp12, tmp_path, tiny_model):
     assert stdin.returncode == 2 and "standard input" in stdin.stderr
 
 
+@pytest.mark.data("casp12")
 def test_resume_refuses_another_input(casp12, tmp_path):
     out = tmp_path / "o.ss2"
     assert ss_predict_cli(str(casp12), "--window", "6", "-o", str(out),
@@ -156,6 +162,7 @@ def test_resume_refuses_another_input(casp12, tmp_path):
     assert r.stderr.count("\n") == 1
 
 
+@pytest.mark.data("casp12")
 @pytest.mark.parametrize("fmt", ["ss2", "json", "csv", "jsonl"])
 def test_shards_concatenate_to_the_single_run(casp12, tmp_path, fmt):
     args = [str(casp12), "-f", fmt, "--window", "5", "--threads", "1"]
@@ -172,6 +179,7 @@ def test_shards_concatenate_to_the_single_run(casp12, tmp_path, fmt):
     assert max(sizes) < 2.5 * min(sizes)  # residue-balanced, not record-balanced
 
 
+@pytest.mark.data("casp12")
 def test_bad_record_late_in_a_file_stops_before_any_output(casp12, tmp_path):
     bad = tmp_path / "late.fasta"
     bad.write_text(casp12.read_text() * 1 + ">late_bad\nMKV1LL\n")

@@ -20,6 +20,7 @@ def _cfg(run_dir, *extra, model=tuple(TINY_MODEL)):
     return load_config("train", ["data=tiny", "trainer=tiny", f"run_dir={run_dir}", *model, *extra])
 
 
+@pytest.mark.data("tiny")
 def test_tiny_training_learns_and_reloads(tmp_path, out_dir):
     cfg = _cfg(tmp_path / "run", "trainer.max_epochs=4", "trainer.lr=5e-3")
     best = train(cfg)
@@ -30,7 +31,7 @@ def test_tiny_training_learns_and_reloads(tmp_path, out_dir):
     assert ckpt["features"]["name"] == "onehot" and ckpt["model"]["name"] == "cnn_bigru"
     assert ckpt["config"]["trainer"]["max_epochs"] == 4  # resolved config as plain containers
     # the checkpoint rebuilds the model alone and predicts identically, twice
-    from ss_predict.train import load_split
+    from ss_predict.splits import load_split
     data = EncodedSet(load_split(cfg.data.valid), "onehot")
     a = predict_sets([build_model(ckpt)], data, torch.device("cpu"))
     b = predict_sets([build_model(load_checkpoint(tmp_path / "run" / "best.pt"))], data, torch.device("cpu"))
@@ -39,6 +40,7 @@ def test_tiny_training_learns_and_reloads(tmp_path, out_dir):
     assert all(abs(p.sum(-1) - 1).max() < 1e-5 for p in a)
 
 
+@pytest.mark.data("tiny")
 def test_resume_continues_exactly(tmp_path, out_dir):
     straight = _cfg(tmp_path / "a", "trainer.max_epochs=2", "trainer.ema_decay=0.9")
     train(straight)
@@ -54,6 +56,7 @@ def test_resume_continues_exactly(tmp_path, out_dir):
     assert a["metrics"]["q3"] == b["metrics"]["q3"]
 
 
+@pytest.mark.data("tiny")
 def test_max_minutes_stops_after_the_epoch_and_resumes(tmp_path, out_dir):
     """A budget the first epoch crosses stops there with a resumable last.pt; resuming ends like a straight run."""
     train(_cfg(tmp_path / "a", "trainer.max_epochs=3"))
@@ -71,6 +74,7 @@ def test_max_minutes_stops_after_the_epoch_and_resumes(tmp_path, out_dir):
         torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k], rtol=0, atol=0)
 
 
+@pytest.mark.data("tiny")
 def test_same_seed_same_run(tmp_path, out_dir):
     for run in ("a", "b"):
         train(_cfg(tmp_path / run, "trainer.max_epochs=1",
@@ -80,6 +84,7 @@ def test_same_seed_same_run(tmp_path, out_dir):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.data("tiny")
 def test_checkpoint_from_other_feature_spec_is_refused(tmp_path, out_dir):
     train(_cfg(tmp_path / "a", "trainer.max_epochs=1", model=("model=phd",)))
     with pytest.raises(UserError, match="made with features .onehot. and this run asks for .onehot.profile."):
@@ -87,6 +92,7 @@ def test_checkpoint_from_other_feature_spec_is_refused(tmp_path, out_dir):
                    model=("model=phd",)))
 
 
+@pytest.mark.data("tiny")
 def test_config_errors_are_one_line(tmp_path, out_dir):
     with pytest.raises(UserError, match="trainer.nope"):
         load_config("train", ["trainer.nope=1"])
@@ -105,6 +111,7 @@ def test_ss_train_cli_info_and_bad_key():
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "trainer.nope" in bad.stderr
 
 
+@pytest.mark.data("tiny")
 def test_ctrl_c_saves_last(tmp_path, out_dir):
     import signal
     import time

@@ -69,7 +69,7 @@ def _check_sweep(cfgs: list) -> None:
 
     for cfg in cfgs:
         check_writable(Path(cfg.paths.output_dir))
-        if int(cfg.get("trainer", {}).get("devices") or 1) > 1:
+        if "trainer" in cfg and cfg.trainer.devices > 1:
             raise UserError("trainer.devices > 1 cannot run inside a -m sweep: start each job on its own")
 
 
@@ -115,13 +115,13 @@ def _train_task(cfg) -> None:
         return
     _sweep_run_dir(cfg)
     import os
-    if int(cfg.trainer.get("devices") or 1) > 1 and "WORLD_SIZE" not in os.environ:
+    if cfg.trainer.devices > 1 and "WORLD_SIZE" not in os.environ:
         from .config import check_data_paths
         from .runs import check_run_dir
 
         check_data_paths(cfg, cfg.data)  # one line here, not one per rank
-        check_run_dir(Path(cfg.run_dir), cfg.trainer.get("resume"), bool(cfg.get("overwrite")))
-        _launch_torchrun(int(cfg.trainer.devices))
+        check_run_dir(Path(cfg.run_dir), cfg.trainer.resume, cfg.overwrite)
+        _launch_torchrun(cfg.trainer.devices)
         return
     from .train import train
     train(cfg)

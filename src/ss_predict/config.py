@@ -1,9 +1,10 @@
 """Compose the packaged Hydra configs (configs/ ships as the package `ss_predict.configs`) and check them:
-Hydra's errors in one complete line, numbers where numbers belong, sweeps expanded into their jobs."""
+Hydra's errors in one complete line, the types of schema.py (a misspelt key or a word where a number belongs
+is one line), the trainer's ranges, sweeps expanded into their jobs."""
 from __future__ import annotations
 
-import functools
 import itertools
+import re
 from pathlib import Path
 
 from hydra import compose, initialize_config_module
@@ -11,9 +12,13 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 from .errors import UserError
+from .cli_help import help_text
+from .schema import TRAINER_DEFAULTS, check_trainer, register, shown, unknown_trainer_key
 
+register()  # the typed schemas the configs' defaults lists start with
+if not OmegaConf.has_resolver("ss_help"):  # hydra.help.template of train.yaml / eval.yaml: `ss-train --help`
+    OmegaConf.register_new_resolver("ss_help", help_text)
 CONFIG_MODULE = "ss_predict.configs"
-UNCHECKED = ("model", "data", "benchmarks", "sources", "hydra")  # groups whose keys differ between choices
 
 
 def hydra_message(e: Exception) -> str:
@@ -33,60 +38,47 @@ def hydra_message(e: Exception) -> str:
     return text
 
 
+def type_message(e: Exception) -> str | None:
+    """A value of the wrong type for a typed key (src/ss_predict/schema.py), as `key='abc' must be an integer`."""
+    from omegaconf.errors import ValidationError
+
+    cause = e.__cause__ or e.__context__
+    if not isinstance(cause, ValidationError) or not cause.full_key:
+        return None
+    first = str(cause.msg).splitlines()[0]
+    m = re.match(r"Value '(.*)' (?:of type '\w+' could not be converted to (\w+)|is not a valid (bool))", first)
+    kind = {"Integer": "an integer", "Float": "a number", "bool": "true or false"}.get(m and (m[2] or m[3]))
+    if not kind:
+        return f"{cause.full_key}: {first}"
+    key, default = cause.full_key, ""
+    if key.startswith("trainer.") and TRAINER_DEFAULTS.get(key[8:]) is not None:
+        default = f" (e.g. {key}={shown(TRAINER_DEFAULTS[key[8:]])}, the default)"
+    return f"{key}={m[1]!r} must be {kind}{default}"
+
+
+def unknown_key_message(e: Exception) -> str | None:
+    """`trainer.lrr=1`: the trainer key that does not exist, and the nearest one (not Hydra's `use +trainer.lrr`)."""
+    m = re.match(r"Could not override 'trainer\.([^'.]+)'", str(e))
+    return unknown_trainer_key(m[1]) if m and m[1] not in TRAINER_DEFAULTS else None
+
+
 def _compose(name: str, overrides: list[str]) -> DictConfig:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
             return compose(config_name=name, overrides=overrides)
-    except Exception as e:  # hydra's override / missing-config errors
-        raise UserError(f"config error: {hydra_message(e)}") from None
+    except Exception as e:  # hydra's override / missing-config errors, a value of the wrong type
+        raise UserError(unknown_key_message(e) or f"config error: {type_message(e) or hydra_message(e)}") from None
     finally:
         GlobalHydra.instance().clear()
 
 
-@functools.lru_cache(maxsize=None)
-def _defaults(name: str) -> dict:
-    """The config `name` without overrides, unresolved: the reference for value types."""
-    return OmegaConf.to_container(_compose(name, []), resolve=False)
-
-
-def _kind(v) -> str | None:
-    if isinstance(v, bool):
-        return "true or false"
-    if isinstance(v, int):
-        return "an integer"
-    if isinstance(v, float):
-        return "a number"
-    return None
-
-
-def check_types(cfg: DictConfig, name: str) -> None:
-    """Refuse a value of the wrong type where the default is a number or a boolean (`trainer.max_epochs=abc`)."""
-    def walk(ref: dict, got: dict, prefix: str) -> None:
-        for key, default in ref.items():
-            if prefix == "" and key in UNCHECKED or key not in got:
-                continue
-            value, dotted = got[key], f"{prefix}{key}"
-            if isinstance(default, dict) and isinstance(value, dict):
-                walk(default, value, dotted + ".")
-                continue
-            want = _kind(default)
-            if want is None or value is None or (isinstance(value, str) and value.startswith("${")):
-                continue
-            ok = {"true or false": isinstance(value, bool),
-                  "an integer": isinstance(value, int) and not isinstance(value, bool),
-                  "a number": isinstance(value, (int, float)) and not isinstance(value, bool)}[want]
-            if not ok:
-                shown = str(default).lower() if isinstance(default, bool) else default
-                raise UserError(f"config error: {dotted}={value!r} must be {want} (e.g. {dotted}={shown}, "
-                                "the default)")
-    walk(_defaults(name), OmegaConf.to_container(cfg, resolve=False), "")
-
-
 def load_config(name: str, overrides: list[str] | None = None) -> DictConfig:
-    """The resolved-on-access config `name` (train, eval, build) with command-line style overrides."""
+    """The resolved-on-access config `name` (train, eval, build) with command-line style overrides; the types
+    come from the schemas, and the trainer's values are checked (one line, before any work)."""
     cfg = _compose(name, list(overrides or []))
-    check_types(cfg, name)
+    if "trainer" in cfg:
+        check_trainer(cfg.trainer)
     return cfg
 
 

@@ -18,7 +18,7 @@ from .inference import predict_sets, resolve_device, to_ss3
 from .audit import REPORT_HEADER
 from .io_utils import atomic_write_text, read_input_text
 from .metrics import score_proteins
-from .train import load_split
+from .splits import load_split
 
 
 def evaluate_sets(models: list, feature_spec: str, sets: dict[str, list], device, max_tokens: int,

@@ -21,29 +21,14 @@ from .checkpoint import load_checkpoint, model_mismatch, model_path, save_checkp
 from .config import check_data_paths
 from .errors import UserError
 from .features import spec_dict
-from .formats import read_any
 from .inference import autocast, predict_sets, resolve_device, to_ss3
 from .io_utils import atomic_write_text
 from .losses import distill_loss, ss_loss
 from .metrics import score_proteins
 from .models import create_model
 from .runs import check_run_dir, prepare_run_dir
-
-
-def load_split(spec) -> list:
-    """Read one data entry {format, path, [split], [limit]}; limit keeps the first N chains (smoke runs)."""
-    spec = OmegaConf.to_container(spec, resolve=True)
-    kwargs = {k: v for k, v in spec.items() if k not in ("format", "path", "manifest", "limit")}
-    proteins = read_any(spec["path"], spec.get("format"), **kwargs)
-    return proteins[: spec["limit"]] if spec.get("limit") else proteins
-
-
-def manifest_hash(spec) -> str | None:
-    """sha256 of the processed file recorded in its manifest (None for other sources)."""
-    path = spec.get("manifest")
-    if not path or not Path(path).exists():
-        return None
-    return json.loads(Path(path).read_text()).get("sha256")
+from .schema import TrainerConfig, check_trainer
+from .splits import load_split, manifest_hash
 
 
 def evaluate_model(model, data: EncodedSet, device, max_tokens: int, shard=None) -> dict:
@@ -128,11 +113,11 @@ def _resume_checkpoint(resume: str | None, run_dir: Path, features: dict, model_
     return ckpt
 
 
-def fit_classical(cfg, model, model_cfg, features, train_set, valid_set, run_dir: Path) -> dict:
+def fit_classical(cfg, t: TrainerConfig, model, model_cfg, features, train_set, valid_set, run_dir: Path) -> dict:
     """scikit-learn window classifiers: one fit on sampled windows of the 8-state-labelled chains."""
     from .models.classical import residue_windows
 
-    rng = np.random.default_rng(int(cfg.seed))
+    rng = np.random.default_rng(cfg.seed)
     xs, ys = [], []
     for p, f in zip(train_set.proteins, train_set.feats):
         if p.ss8 is None:  # 3-state-only chains have no 8-state target for a classifier
@@ -145,7 +130,7 @@ def fit_classical(cfg, model, model_cfg, features, train_set, valid_set, run_dir
     t0 = time.perf_counter()
     model.fit(X[keep], y[keep])
     fit_s = time.perf_counter() - t0
-    metrics = evaluate_model(model, valid_set, torch.device("cpu"), int(cfg.trainer.eval_max_tokens))
+    metrics = evaluate_model(model, valid_set, torch.device("cpu"), t.eval_max_tokens)
     metrics.update({"epoch": 1, "train_windows": int(len(keep)), "fit_seconds": fit_s,
                     "residues_per_s": len(keep) / fit_s})
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -165,6 +150,7 @@ class Run:
     """What one training invocation holds; the pieces below read it and update `state`."""
 
     cfg: DictConfig
+    t: TrainerConfig  # cfg.trainer, typed and checked (schema.py)
     dinfo: distributed.DistInfo
     device: torch.device
     features: dict
@@ -183,19 +169,15 @@ class Run:
     interrupted: bool = False  # Ctrl-C seen (see remember_ctrl_c)
 
     @property
-    def t(self) -> DictConfig:
-        return self.cfg.trainer
-
-    @property
     def run_dir(self) -> Path:
         return Path(self.cfg.run_dir)
 
     @property
     def total_steps(self) -> int:
-        return self.steps_per_epoch * int(self.t.max_epochs)
+        return self.steps_per_epoch * self.t.max_epochs
 
 
-def setup_device(t: DictConfig) -> tuple[distributed.DistInfo, torch.device]:
+def setup_device(t: TrainerConfig) -> tuple[distributed.DistInfo, torch.device]:
     """Join torchrun's process group (if any) and pick this rank's device."""
     dinfo, device = distributed.setup(t.device)
     if not dinfo.enabled:
@@ -228,14 +210,15 @@ def check_teachers(cfg: DictConfig) -> list[str]:
     return teachers
 
 
-def attach_teachers(cfg: DictConfig, teachers: list[str], train_set: EncodedSet, device, dinfo) -> None:
+def attach_teachers(cfg: DictConfig, t: TrainerConfig, teachers: list[str], train_set: EncodedSet, device,
+                    dinfo) -> None:
     """Distillation: every training chain gets the teachers' averaged 8-state probabilities (cached)."""
     from .distill import teacher_probabilities
 
     cache = Path(cfg.paths.output_dir) / "cache"
 
     def compute():
-        return teacher_probabilities(teachers, train_set.proteins, device, int(cfg.trainer.eval_max_tokens),
+        return teacher_probabilities(teachers, train_set.proteins, device, t.eval_max_tokens,
                                      cache, log=print if dinfo.main else (lambda *a, **k: None))
 
     if dinfo.main:  # rank 0 predicts and writes the cache; the other ranks then read it
@@ -245,14 +228,14 @@ def attach_teachers(cfg: DictConfig, teachers: list[str], train_set: EncodedSet,
         train_set.soft = compute()
 
 
-def make_run(cfg: DictConfig, dinfo, device, features: dict, model_cfg: dict, model, train_set, valid_set) -> Run:
+def make_run(cfg: DictConfig, t: TrainerConfig, dinfo, device, features: dict, model_cfg: dict, model, train_set,
+             valid_set) -> Run:
     """Optimizer, EMA, data-order generator and step count for a neural model."""
-    t = cfg.trainer
-    opt = torch.optim.AdamW(model.parameters(), lr=float(t.lr), weight_decay=float(t.weight_decay))
-    rng = np.random.default_rng(int(cfg.seed))
-    steps_per_epoch = len(train_set.plan_epoch(int(t.max_tokens), int(t.crop), np.random.default_rng(0)))
-    ema = EMA(model, float(t.ema_decay)) if float(t.ema_decay) > 0 else None
-    return Run(cfg=cfg, dinfo=dinfo, device=device, features=features, model_cfg=model_cfg, model=model, net=model,
+    opt = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    rng = np.random.default_rng(cfg.seed)
+    steps_per_epoch = len(train_set.plan_epoch(t.max_tokens, t.crop, np.random.default_rng(0)))
+    ema = EMA(model, t.ema_decay) if t.ema_decay > 0 else None
+    return Run(cfg=cfg, t=t, dinfo=dinfo, device=device, features=features, model_cfg=model_cfg, model=model, net=model,
                opt=opt, ema=ema, rng=rng, train_set=train_set, valid_set=valid_set, steps_per_epoch=steps_per_epoch)
 
 
@@ -305,10 +288,10 @@ def batch_loss(run: Run, b) -> tuple[torch.Tensor, torch.Tensor, float | None]:
             logits = run.net(b.x, b.mask, y8=b.y8)
         else:
             logits = run.net(b.x, b.mask)
-    loss, n = ss_loss(logits, b.y8, b.y3, float(t.label_smoothing), float(t.loss3_weight))
+    loss, n = ss_loss(logits, b.y8, b.y3, t.label_smoothing, t.loss3_weight)
     if b.soft is not None:  # distillation: mix the labels' loss with the teachers' soft targets
-        w = float(t.distill_weight)
-        loss = (1 - w) * loss + w * distill_loss(logits, b.soft, b.mask, float(t.distill_temperature))
+        w = t.distill_weight
+        loss = (1 - w) * loss + w * distill_loss(logits, b.soft, b.mask, t.distill_temperature)
     n_global = None
     if run.dinfo.enabled:  # mean over the global batch's residues (DDP averages gradients)
         n_global = distributed.all_sum([float(n)], run.device)[0]
@@ -322,7 +305,7 @@ def optimizer_step(run: Run, loss: torch.Tensor) -> None:
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     if t.grad_clip:
-        torch.nn.utils.clip_grad_norm_(run.model.parameters(), float(t.grad_clip))
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), t.grad_clip)
     run.opt.step()
     if run.ema is not None:
         run.ema.update(run.model, run.state["step"])
@@ -336,16 +319,16 @@ def train_epoch(run: Run) -> dict:
     t0, seen, loss_sum, loss_n, lr = time.perf_counter(), 0, 0.0, 0, float("nan")
     bar = tqdm(total=run.steps_per_epoch, desc=f"epoch {state['epoch'] + 1}/{t.max_epochs}",
                disable=not (t.progress and dinfo.main), leave=False)
-    plan = run.train_set.plan_epoch(int(t.max_tokens), int(t.crop), run.rng)
+    plan = run.train_set.plan_epoch(t.max_tokens, t.crop, run.rng)
     empty = [False] * len(plan)
     if dinfo.enabled:  # this rank's share of every global batch
         plan, empty = shard_plan(plan, dinfo.rank, dinfo.world)
-    workers = int(t.num_workers) if device.type == "cuda" else 0
+    workers = t.num_workers if device.type == "cuda" else 0
     for batch, no_share in zip(epoch_loader(run.train_set, plan, workers, pin=device.type == "cuda"), empty):
         if no_share:  # fewer chains than ranks: a 1-residue stand-in that scores nothing
             batch.y8.fill_(-1)
             batch.y3.fill_(-1)
-        lr = lr_at(state["step"], run.total_steps, int(t.warmup_steps), float(t.lr), t.schedule)
+        lr = lr_at(state["step"], run.total_steps, t.warmup_steps, t.lr, t.schedule)
         for g in run.opt.param_groups:
             g["lr"] = lr
         loss, n, n_global = batch_loss(run, batch.to(device, non_blocking=True))
@@ -353,7 +336,7 @@ def train_epoch(run: Run) -> dict:
         if run.interrupted:  # a Ctrl-C that was swallowed on its way
             raise KeyboardInterrupt
         seen += sum(batch.lengths)
-        if state["step"] % int(t.log_every) == 0 or bar.n == 0:  # one sync per log step
+        if state["step"] % t.log_every == 0 or bar.n == 0:  # one sync per log step
             n_here = n_global / dinfo.world if dinfo.enabled else int(n)
             loss_sum, loss_n = loss_sum + loss.item() * n_here, loss_n + n_here
         bar.update(1)
@@ -368,7 +351,7 @@ def train_epoch(run: Run) -> dict:
 
 def validate(run: Run) -> tuple[dict, dict | None]:
     """Validation metrics (of the EMA weights when trainer.ema_decay > 0), and those weights to save."""
-    max_tokens = int(run.t.eval_max_tokens)
+    max_tokens = run.t.eval_max_tokens
     if run.ema is None:
         return evaluate_model(run.model, run.valid_set, run.device, max_tokens, run.dinfo), None
     live = run.ema.swap_into(run.model)
@@ -434,12 +417,12 @@ def log_epoch(run: Run, metrics: dict, improved: bool) -> None:
 def stop_reason(run: Run, started: float) -> str | None:
     """Why to stop after this epoch (early stopping, trainer.max_minutes), or None to go on."""
     t = run.t
-    if int(t.patience) and run.state["bad_epochs"] >= int(t.patience):
+    if t.patience and run.state["bad_epochs"] >= t.patience:
         return f"early stop: no better validation Q3 for {t.patience} epochs"
-    if t.get("max_minutes") is not None:
+    if t.max_minutes is not None:
         minutes = (time.monotonic() - started) / 60
         # every rank must agree (clocks differ slightly): rank 0's clock decides
-        over = distributed.all_sum([float(minutes >= float(t.max_minutes)) if run.dinfo.main else 0.0],
+        over = distributed.all_sum([float(minutes >= t.max_minutes) if run.dinfo.main else 0.0],
                                    run.device)[0]
         if over:
             return (f"time budget: {minutes:.1f} min >= trainer.max_minutes={t.max_minutes} after epoch "
@@ -466,27 +449,27 @@ def train(cfg: DictConfig) -> dict:
     batches are sharded and gathered; only rank 0 logs and writes checkpoints.
     """
     started = time.monotonic()
-    t = cfg.trainer
+    t = check_trainer(cfg.trainer)  # one line for a bad value, before anything is read or made
     dinfo, device = setup_device(t)
-    torch.manual_seed(int(cfg.seed))
-    if t.get("threads"):
-        torch.set_num_threads(int(t.threads))
+    torch.manual_seed(cfg.seed)
+    if t.threads:
+        torch.set_num_threads(t.threads)
     features = spec_dict(cfg.features)
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     check_data_paths(cfg, cfg.data)
     teachers = check_teachers(cfg)
-    check_run_dir(Path(cfg.run_dir), t.get("resume"), bool(cfg.get("overwrite")))
-    resumed = _resume_checkpoint(t.get("resume"), Path(cfg.run_dir), features, model_cfg)
+    check_run_dir(Path(cfg.run_dir), t.resume, cfg.overwrite)
+    resumed = _resume_checkpoint(t.resume, Path(cfg.run_dir), features, model_cfg)
     train_set, valid_set = load_data(cfg)
-    prepare_run_dir(Path(cfg.run_dir), t.get("resume"), bool(cfg.get("overwrite")), dinfo.main)
+    prepare_run_dir(Path(cfg.run_dir), t.resume, cfg.overwrite, dinfo.main)
     if teachers:
-        attach_teachers(cfg, teachers, train_set, device, dinfo)
+        attach_teachers(cfg, t, teachers, train_set, device, dinfo)
     model = create_model(model_cfg["name"], features["n_features"], **(model_cfg.get("kwargs") or {})).to(device)
     if getattr(model, "classical", False):
         if dinfo.enabled:
             raise UserError(f"model '{model_cfg['name']}' is fitted by scikit-learn in one process; run it without torchrun")
-        return fit_classical(cfg, model, model_cfg, features, train_set, valid_set, Path(cfg.run_dir))
-    run = make_run(cfg, dinfo, device, features, model_cfg, model, train_set, valid_set)
+        return fit_classical(cfg, t, model, model_cfg, features, train_set, valid_set, Path(cfg.run_dir))
+    run = make_run(cfg, t, dinfo, device, features, model_cfg, model, train_set, valid_set)
     if resumed is not None:
         restore(run, resumed)
     if dinfo.enabled:
@@ -498,9 +481,9 @@ def train(cfg: DictConfig) -> dict:
               f"{model.receptive_field() or 'whole chain'}; train {len(train_set.proteins)} chains "
               f"({int(train_set.lengths.sum()):,} residues), valid {len(valid_set.proteins)}; device {device}"
               + (f" x {dinfo.world} ranks" if dinfo.enabled else ""), flush=True)
-    stop_at = int(t.max_epochs)
-    if t.get("run_epochs"):
-        stop_at = min(stop_at, run.state["epoch"] + int(t.run_epochs))
+    stop_at = t.max_epochs
+    if t.run_epochs:
+        stop_at = min(stop_at, run.state["epoch"] + t.run_epochs)
     try:
         with remember_ctrl_c(run):
             while run.state["epoch"] < stop_at:

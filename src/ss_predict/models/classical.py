@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import UserError
 from .base import SSModel
 from .registry import register_model
 
@@ -46,7 +47,7 @@ class WindowClassifier(SSModel):
     def __init__(self, in_features: int, window: int = 15, max_windows: int = 200_000, **params):
         super().__init__()
         if window % 2 == 0:
-            raise ValueError("window must be odd")
+            raise UserError(f"model '{self.model_name}': model.kwargs.window={window} must be odd")
         self.window, self.max_windows, self.params = window, max_windows, params
         self.register_buffer("classes", torch.zeros(0, dtype=torch.long))
 

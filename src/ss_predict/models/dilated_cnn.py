@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import UserError
 from .base import ChannelNorm, SSModel, masked
 from .registry import register_model
 
@@ -34,8 +35,9 @@ class DilatedCNN(SSModel):
                  dilations: tuple[int, ...] = (1, 2, 4, 8, 16), repeats: int = 2, dropout: float = 0.2,
                  input_dropout: float = 0.0):
         super().__init__()
-        if kernel % 2 == 0 or stem_kernel % 2 == 0:
-            raise ValueError("kernels must be odd")
+        for key, k in (("kernel", kernel), ("stem_kernel", stem_kernel)):
+            if k % 2 == 0:
+                raise UserError(f"model 'dilated_cnn': model.kwargs.{key}={k} must be odd")
         self.kernel, self.stem_kernel = kernel, stem_kernel
         self.dilations = [int(d) for d in dilations] * repeats
         self.in_drop = nn.Dropout(input_dropout)

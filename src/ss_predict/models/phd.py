@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import UserError
 from .base import SSModel, masked
 from .registry import register_model
 
@@ -18,8 +19,9 @@ class PHD(SSModel):
     def __init__(self, in_features: int, window: int = 17, hidden: int = 64, second_level: bool = False,
                  window2: int = 17, hidden2: int = 32, dropout: float = 0.1):
         super().__init__()
-        if window % 2 == 0 or window2 % 2 == 0:
-            raise ValueError("windows must be odd")
+        for key, w in (("window", window), ("window2", window2)):
+            if w % 2 == 0:
+                raise UserError(f"model 'phd': model.kwargs.{key}={w} must be odd")
         self.window, self.window2, self.second_level = window, window2, second_level
         self.level1 = nn.Conv1d(in_features, hidden, window, padding=window // 2)
         self.drop = nn.Dropout(dropout)

@@ -1,6 +1,8 @@
 """Model registry in the manner of timm: `@register_model` on a class, `create_model(name, ...)` to build."""
 from __future__ import annotations
 
+import inspect
+from collections.abc import Sequence
 from typing import Callable
 
 from ..errors import UserError
@@ -22,10 +24,38 @@ def list_models() -> list[str]:
     return sorted(_MODELS)
 
 
+def _check_kwargs(name: str, cls, in_features: int, kwargs: dict) -> None:
+    """The user's model.kwargs against the constructor: known names, and numbers / booleans / lists where its
+    defaults are such (one line naming the key); everything else is the constructor's business."""
+    sig = inspect.signature(cls)
+    try:
+        sig.bind(in_features=in_features, **kwargs)
+    except TypeError as e:
+        takes = [p for p in sig.parameters if p not in ("in_features", "params")]
+        raise UserError(f"model '{name}': {e} (model.kwargs it takes: {', '.join(takes)})") from None
+    for key, value in kwargs.items():
+        param = sig.parameters.get(key)
+        default = None if param is None else param.default
+        if isinstance(default, bool):
+            ok, want = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        elif isinstance(default, float):
+            ok, want = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        elif isinstance(default, (tuple, list)):
+            ok, want = isinstance(value, Sequence) and not isinstance(value, str), "a list"
+        else:
+            continue
+        if not ok:
+            raise UserError(f"model '{name}': model.kwargs.{key}={value!r} must be {want} (default {default})")
+
+
 def create_model(name: str, in_features: int, **kwargs):
+    """Build a registered model. An unknown name, or model.kwargs its constructor does not take or of the wrong
+    kind (the user's model config), is a UserError; anything else the constructor raises is a bug in ss-predict
+    and propagates as it is."""
     if name not in _MODELS:
         raise UserError(f"unknown model '{name}'; registered models: {', '.join(list_models())}")
-    try:
-        return _MODELS[name](in_features=in_features, **kwargs)
-    except TypeError as e:
-        raise UserError(f"model '{name}': {e}") from None
+    cls = _MODELS[name]
+    _check_kwargs(name, cls, in_features, kwargs)
+    return cls(in_features=in_features, **kwargs)

@@ -1,0 +1,27 @@
+"""Data entries of the configs (`data.train`, `data.cb513`, ...: {format, path, [split], [limit], [manifest]}) read
+into proteins: what ss-train, ss-eval and the scripts share, so that scoring never imports the trainer."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from .formats import read_any
+
+
+def load_split(spec) -> list:
+    """Read one data entry {format, path, [split], [limit]}; limit keeps the first N chains (smoke runs)."""
+    spec = OmegaConf.to_container(spec, resolve=True)
+    kwargs = {k: v for k, v in spec.items() if k not in ("format", "path", "manifest", "limit")}
+    proteins = read_any(spec["path"], spec.get("format"), **kwargs)
+    return proteins[: spec["limit"]] if spec.get("limit") else proteins
+
+
+def manifest_hash(spec) -> str | None:
+    """sha256 of the processed file recorded in its manifest (None for other sources)."""
+    path = spec.get("manifest")
+    if not path or not Path(path).exists():
+        return None
+    return json.loads(Path(path).read_text()).get("sha256")
+
