@@ -12,6 +12,7 @@ from .checkpoint import load_models
 from .errors import UserError
 from .features import uses_profile
 from .inference import predict_sets, to_ss3
+from .names import safe_name
 from .io_utils import STDIO, atomic_write_text, check_writable, write_stdout
 from .outputs import EXTENSIONS, Prediction, render
 from .records import Protein
@@ -30,10 +31,6 @@ def predict_proteins(proteins: list[Protein], models: list, feature_spec: str, d
     with tqdm(total=total, unit="res", disable=not progress, file=sys.stderr) as bar:
         probs = predict_sets(models, data, device, max_tokens, progress=bar, shard=shard)
     return [Prediction(p.id, p.sequence, pr, to_ss3(pr)) for p, pr in zip(proteins, probs)]
-
-
-def safe_name(rid: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in rid)
 
 
 def is_folder_output(out: str) -> bool:
