@@ -35,7 +35,7 @@ def _why(e: OSError) -> str:
     return e.strerror or type(e).__name__
 
 
-def _write_through(path: str | Path) -> bool:
+def writes_through(path: str | Path) -> bool:
     """True for an existing non-regular target (device, FIFO, socket) or a descriptor path."""
     if os.path.abspath(path).startswith(_DESCRIPTOR_PATHS):
         return True
@@ -52,7 +52,7 @@ def _write_through(path: str | Path) -> bool:
 
 def check_writable(path: str | Path) -> None:
     """Fail early, before a long computation, if `path` (a file to create or replace) cannot be written."""
-    if str(path) == STDIO or _write_through(path):
+    if str(path) == STDIO or writes_through(path):
         if str(path) != STDIO and not os.access(path, os.W_OK):
             raise UserError(f"cannot write {path}: permission denied")
         return
@@ -107,7 +107,7 @@ def atomic_path(path: str | Path):
     renamed onto it at the end. Devices, FIFOs and descriptor paths: `path` itself (written through).
     OSErrors (read-only folder, full disk, a parent that is a file) become one-line UserErrors.
     """
-    if _write_through(path):
+    if writes_through(path):
         try:
             yield Path(path)
         except OSError as e:

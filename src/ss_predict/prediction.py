@@ -1,6 +1,7 @@
 """Prediction: load model(s), batch by length, write outputs (whole files or nothing)."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def predict_proteins(proteins: list[Protein], models: list, feature_spec: str, d
 
 
 def is_folder_output(out: str) -> bool:
-    return out.endswith(("/", "\\")) or Path(out).is_dir()
+    return out.endswith(("/", "\\")) or os.path.isdir(out)  # (isdir: False, not an error, where unreadable)
 
 
 def check_output(out: str | None) -> None:
