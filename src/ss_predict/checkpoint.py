@@ -20,7 +20,7 @@ from . import __version__
 from .alphabet import RESIDUES, SS3, SS8, SS8_TO_SS3
 from .errors import UserError
 from .io_utils import atomic_path
-from .models import create_model
+from .models import create_model, list_models
 
 FORMAT = "ss-predict-checkpoint/1"
 ENSEMBLE_FORMAT = "ss-predict-ensemble/1"
@@ -215,13 +215,13 @@ def save_ensemble(path: str | Path, sources: list[str | Path], metrics: dict | N
 def build_model(ckpt: dict, source: str | Path = "checkpoint") -> torch.nn.Module:
     """Rebuild the network of a loaded checkpoint (read from `source`), weights in place, in eval mode."""
     m = ckpt["model"]
+    if m["name"] not in list_models():
+        raise UserError(f"{source}: field 'model.name' is '{m['name']}', not a model of this version "
+                        f"({', '.join(list_models())})")
     try:
         model = create_model(m["name"], ckpt["features"]["n_features"], **m["kwargs"])
-    except UserError as e:
-        raise UserError(f"{source}: {e}") from None
-    except (TypeError, ValueError, RuntimeError, IndexError, KeyError) as e:  # model kwargs of the wrong kind
-        raise UserError(f"{source}: field 'model.kwargs' does not build model '{m['name']}' "
-                        f"({type(e).__name__}: {_first_line(e)})") from None
+    except (UserError, TypeError, ValueError, RuntimeError, IndexError, KeyError) as e:  # kwargs of the wrong kind
+        raise UserError(f"{source}: field 'model.kwargs' does not build model '{m['name']}' ({_first_line(e)})") from None
     try:
         model.load_state_dict(clean_state_dict(ckpt["state_dict"]))
     except (RuntimeError, TypeError, ValueError, KeyError, IndexError) as e:

@@ -62,19 +62,21 @@ def read_pssm(path: str | Path) -> tuple[str, np.ndarray]:
     if header is None:
         raise FormatError(f"{path}: no PSSM column header (A R N D ...) found: not a PSI-BLAST ASCII PSSM")
     letters = _columns(path, lines[header].split()[:20], header + 1)
-    seq, rows = [], []
+    seq, rows, width = [], [], 0
     for n, ln in enumerate(lines[header + 1:], start=header + 2):
         f = ln.split()
         if not f or not f[0].isdigit():
             if rows:
                 break
             continue
+        width = width or len(f)  # every row as long as the first (scores, percentages, information)
         try:
-            if len(f) < 22:
+            if len(f) < 22 or len(f) != width:
                 raise ValueError
             rows.append(_finite(path, [float(v) for v in f[2:22]], n))
         except ValueError:
-            raise FormatError(f"{path}: line {n}: expected a residue and 20 scores after the position") from None
+            raise FormatError(f"{path}: line {n}: expected a residue and 20 scores after the position"
+                              + (f" ({len(f)} fields, the first row has {width})" if len(f) != width else "")) from None
         seq.append(f[1])
     if not rows:
         raise FormatError(f"{path}: PSSM has no residue rows")
