@@ -35,7 +35,7 @@ from ss_predict.formats import read_any
 from ss_predict.inference import autocast, predict_sets
 from ss_predict.losses import ss_loss
 from ss_predict.models import create_model
-from ss_predict.prediction import load_predictor
+from ss_predict.checkpoint import load_models
 from ss_predict.records import Protein
 
 DATA = Path(os.environ.get("SS_DATA_ROOT", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -185,7 +185,7 @@ def main() -> None:
     rows = []
     for name in [m for m in a.models.split(",") if m] + (["default"] if a.models else []):
         if name == "default":  # the bundled model: every member of its ensemble, as ss-predict runs it
-            models, _ = load_predictor("default", torch.device("cpu"))
+            models = load_models("default", torch.device("cpu")).models
         else:
             models = [model_from_config(name)]
         row = {"model": name, "members": len(models),
@@ -207,7 +207,7 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     for spec in a.checkpoints:
         name, _, path = spec.rpartition("=")
-        models, _ = load_predictor(path, torch.device("cpu"))
+        models = load_models(path, torch.device("cpu")).models
         row = {"model": name or Path(path).parent.name, "members": len(models),
                "parameters": sum(b.numel() for m in models for b in m.state_dict().values()),
                "infer_res_s_cpu": infer_speed(models, data, torch.device("cpu"), 1, 32768)}

@@ -47,11 +47,11 @@ def main() -> None:
     features = None
     probs = {}
     for name, path in cands.items():
-        models, ckpt = load_models([path], torch.device("cpu"))
-        if features not in (None, ckpt["features"]["name"]):
-            raise UserError(f"{name} uses features {ckpt['features']['name']}, the others {features}")
-        features = ckpt["features"]["name"]
-        probs[name] = predict_sets(models, EncodedSet(valid, features), torch.device("cpu"))
+        loaded = load_models([path], torch.device("cpu"))
+        if features not in (None, loaded.features):
+            raise UserError(f"{name} uses features {loaded.features}, the others {features}")
+        features = loaded.features
+        probs[name] = predict_sets(loaded.models, EncodedSet(valid, features), torch.device("cpu"))
     rows = []
     for k in range(1, min(a.max_members, len(cands)) + 1):
         for combo in itertools.combinations(cands, k):

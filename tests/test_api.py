@@ -98,8 +98,8 @@ def test_allow_nucleotide_and_wrong_types(predictor):
 
 
 def test_predict_stays_callable_after_the_cli_imports():
-    """The CLI's imports (ss_predict.prediction, ss_predict.api) leave the function ss_predict.predict in place."""
-    code = ("import ss_predict; import ss_predict.prediction, ss_predict.api, ss_predict.cli; "
+    """The CLI's imports (ss_predict.predictor, ss_predict.api) leave the function ss_predict.predict in place."""
+    code = ("import ss_predict; import ss_predict.predictor, ss_predict.api, ss_predict.cli; "
             "p = ss_predict.predict(['MKVLAAGIVG']); assert p[0].id == 'seq1' and len(p[0].ss8) == 10")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 

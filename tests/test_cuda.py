@@ -23,7 +23,7 @@ from ss_predict.inference import autocast, predict_sets
 from ss_predict.losses import ss_loss
 from ss_predict.models import create_model
 from ss_predict.outputs import FORMATS
-from ss_predict.prediction import load_predictor
+from ss_predict.checkpoint import load_models
 from ss_predict.train import train
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -86,7 +86,7 @@ def _fp32_probs(models, data: EncodedSet) -> list[np.ndarray]:
 def test_cpu_cuda_inference_parity_on_casp12(casp12):
     """The bundled model on CASP12: CPU fp32 against CUDA as ss-predict runs it (bf16) and in fp32."""
     data = EncodedSet(casp12, "onehot")
-    cpu_models, _ = load_predictor("default", CPU)
+    cpu_models = load_models("default", CPU).models
     ref = np.concatenate(predict_sets(cpu_models, data, CPU))
     gpu_models = [copy.deepcopy(m).to(CUDA) for m in cpu_models]
     bf16 = np.concatenate(predict_sets(gpu_models, data, CUDA))

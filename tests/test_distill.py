@@ -39,7 +39,7 @@ def test_teacher_probabilities_are_the_teachers_and_cached(tmp_path, data_root):
     cpu = torch.device("cpu")
     logs = []
     first = teacher_probabilities(["default"], proteins, cpu, 8192, tmp_path, log=logs.append)
-    models, _ = load_models(["default"], cpu)
+    models = load_models(["default"], cpu).models
     direct = predict_sets(models, EncodedSet(proteins, "onehot"), cpu)
     for a, b in zip(first, direct):
         assert a.shape == b.shape

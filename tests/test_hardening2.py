@@ -62,7 +62,7 @@ def test_profile_ids_with_paths_do_not_leave_the_folder(tmp_path):
         with pytest.raises(UserError, match=r"no \S+\.pssm or \S+\.hhm in .*profiles \(the id with each"):
             attach_profiles(protein(rid), folder)
     # the same name ss-predict -o DIR/ would give the record: '/' -> '_'
-    shutil.copy(FIX / "3VOP_A.pssm", folder / ".._outside_secret.pssm")
+    shutil.copy(FIX / "3VOP_A.pssm", folder / "_.._outside_secret.pssm")
     p = protein("../outside/secret")
     attach_profiles(p, folder)
     assert p[0].profile.shape == (64, 22)

@@ -142,10 +142,11 @@ def test_bundled_model_is_really_trained(data_root):
 
     from ss_predict.evaluate import evaluate_sets
     from ss_predict.formats import read_any
-    from ss_predict.prediction import load_predictor
+    from ss_predict.checkpoint import load_models
 
-    models, ckpt = load_predictor("default", torch.device("cpu"))
-    assert ckpt["features"]["name"] == "onehot" and ckpt["data_manifest_sha256"]
+    loaded = load_models("default", torch.device("cpu"))
+    models, ckpt = loaded.models, loaded.checkpoint
+    assert loaded.features == "onehot" and ckpt["data_manifest_sha256"]
     res = evaluate_sets(models, "onehot", {"casp12": read_any(data_root / "lift_ss_testsets/CASP12.txt")},
                         torch.device("cpu"), 32768)["casp12"]
     assert res["residues_scored"] == 12442

@@ -9,9 +9,11 @@ An ensemble file holds several such checkpoints (without train state) whose prob
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -250,11 +252,48 @@ def model_path(name_or_path: str) -> Path:
     return bundled
 
 
-def load_models(specs: list[str], device: torch.device) -> tuple[list[torch.nn.Module], dict]:
-    """Models of one or more bundled names / checkpoint paths (which must share a feature spec) and the
-    first checkpoint; their probabilities are meant to be averaged."""
-    ckpts = [(model_path(s), m) for s in specs for m in members(load_checkpoint(model_path(s)))]
-    names = {c["features"]["name"] for _, c in ckpts}
-    if len(names) > 1:
-        raise UserError(f"models use different feature specs {sorted(names)}; cannot average them")
-    return [build_model(c, source).to(device) for source, c in ckpts], ckpts[0][1]
+@dataclass
+class ModelSet:
+    """Models loaded for prediction: their probabilities are averaged (one model, or an ensemble)."""
+    models: list[torch.nn.Module]
+    features: str          # the feature spec name they all read ("onehot", "onehot+profile")
+    checkpoint: dict       # the first member's checkpoint (model, config, metrics, ...)
+    paths: list[Path]      # the files they came from, in the order given
+    device: torch.device
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def fingerprint(self) -> str:
+        """sha256 over the model files' bytes: what a resumed run checks it continues with."""
+        h = hashlib.sha256()
+        for p in self.paths:
+            with open(p, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        return h.hexdigest()
+
+
+def parse_model_spec(spec) -> list[str]:
+    """'default', 'a.pt' or 'a.pt,b.pt' (averaged) -> the names; an empty spec is a one-line error."""
+    if not isinstance(spec, str):
+        raise TypeError(f"model: expected a bundled name or checkpoint path (str), got {type(spec).__name__}")
+    names = [s.strip() for s in spec.split(",")]
+    if not spec.strip() or not all(names):
+        raise UserError(f"model '{spec}': give a bundled name ({', '.join(bundled_models()) or 'none'}) or "
+                        "checkpoint path, several joined by commas without empty parts")
+    return names
+
+
+def load_models(specs: str | list[str], device: torch.device) -> ModelSet:
+    """The models of one or more bundled names / checkpoint paths (a comma-joined string or a list), which
+    must share a feature spec; their probabilities are meant to be averaged."""
+    names = parse_model_spec(specs) if isinstance(specs, str) else list(specs)
+    if not names:
+        raise UserError("no model given")
+    paths = [model_path(s) for s in names]
+    ckpts = [(p, m) for p in paths for m in members(load_checkpoint(p))]
+    features = {c["features"]["name"] for _, c in ckpts}
+    if len(features) > 1:
+        raise UserError(f"models use different feature specs {sorted(features)}; cannot average them")
+    return ModelSet([build_model(c, p).to(device) for p, c in ckpts], features.pop(), ckpts[0][1], paths, device)

@@ -219,15 +219,19 @@ class _OneLineParser(argparse.ArgumentParser):
         _fail(f"{message} (see {self.prog} --help)")
 
 
-@guarded
-def predict_main(argv: list[str] | None = None) -> None:
-    ap = _OneLineParser(prog="ss-predict", description="Predict 8- and 3-state secondary structure "
-                        "from FASTA with the bundled model (or your checkpoint).")
+def _predict_parser() -> argparse.ArgumentParser:
+    from .outputs import FORMATS
+    from .predictor import WINDOW_RECORDS
+
+    ap = _OneLineParser(prog="ss-predict", description="Predict 8- and 3-state secondary structure from FASTA "
+                        "with the bundled model (or your checkpoint), streaming: any input size in bounded memory, "
+                        "output in input order as the run goes.")
     ap.add_argument("input", help="FASTA file (one or more records; .gz read transparently), or - for standard input")
     ap.add_argument("-o", "--output", help="output file (- for standard output), or a folder (ending in /) for one "
                     "file per record; default: standard output. Files are replaced whole, symbolic links are "
                     "followed, devices and FIFOs are written through")
-    ap.add_argument("-f", "--format", default="ss2", choices=["ss2", "horiz", "fasta", "json", "csv"])
+    ap.add_argument("-f", "--format", default="ss2", choices=FORMATS,
+                    help="output format (default: ss2, PSIPRED's VFORMAT)")
     ap.add_argument("-m", "--model", default="default",
                     help="bundled model name or checkpoint path; several joined by commas are averaged")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -235,44 +239,71 @@ def predict_main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-invalid", action="store_true", help="predict the valid records, list invalid ones")
     ap.add_argument("--allow-nucleotide", action="store_true",
                     help="predict records that look like DNA/RNA (>= 90%% A/C/G/T/U/N) instead of refusing them")
-    ap.add_argument("--max-tokens", type=_positive_int, default=32768, help="residues per batch")
+    ap.add_argument("--resume", action="store_true", help="continue an interrupted run into the same -o FILE or "
+                    "-o DIR/ (same input, model and options): complete records are kept, the rest predicted")
+    ap.add_argument("--shard", metavar="I/N", help="predict only the I-th (1..N) of N contiguous, residue-balanced "
+                    "parts of the input; cat of the N outputs in order is the whole run's output")
+    ap.add_argument("--max-tokens", type=_positive_int, default=32768, help="residues per batch (32768)")
+    ap.add_argument("--window", type=_positive_int, default=WINDOW_RECORDS,
+                    help=f"records held in memory at once ({WINDOW_RECORDS}; at most 500,000 residues)")
     ap.add_argument("--threads", type=_positive_int, help="CPU threads (default: PyTorch's choice)")
     ap.add_argument("--quiet", action="store_true",
-                    help="no progress bar (it is shown by residues only when standard error is a terminal)")
+                    help="no progress bar (it is shown when standard error is a terminal)")
     ap.add_argument("--version", action="version", version=f"ss-predict {__version__}")
-    args = ap.parse_args(argv)
+    return ap
+
+
+@guarded
+def predict_main(argv: list[str] | None = None) -> None:
+    args = _predict_parser().parse_args(argv)
 
     import torch
 
     from . import distributed
-    from .formats.fasta import parse_fasta
-    from .inference import resolve_device
-    from .io_utils import display_name
-    from .prediction import check_output, check_profiles, load_predictor, predict_proteins, write_predictions
+    from .predictor import Predictor, Shard
+    from .writers import check_output
 
+    shard = Shard.parse(args.shard) if args.shard else None
+    check_output(args.output, args.format)  # before the model loads and the (possibly long) prediction
     dinfo = distributed.from_env()
     if dinfo.enabled and args.input == "-":
         raise UserError("under torchrun every rank reads the input: give a FASTA file, not -")
+    if dinfo.enabled and args.output in (None, "-"):
+        raise UserError("under torchrun each rank writes its own part: give -o FILE (parts FILE's name with "
+                        ".R-of-N before its extension) or -o DIR/")
     if args.threads:
         torch.set_num_threads(args.threads)
-    proteins, problems = parse_fasta(args.input, skip_invalid=args.skip_invalid,
-                                     allow_nucleotide=args.allow_nucleotide)
-    for msg in problems if dinfo.main else []:
-        print(f"skipped: {msg}", file=sys.stderr)
-    if not proteins:
-        raise UserError(f"{display_name(args.input)}: no valid records to predict")
-    check_output(args.output)  # before the (possibly long) prediction
-    device = resolve_device(args.device)
-    models, ckpt = load_predictor(args.model, device)  # user errors surface before ranks connect
-    check_profiles(proteins, ckpt["features"]["name"], args.profiles)
-    if dinfo.enabled:  # torchrun: every rank predicts its share of the batches, rank 0 writes
-        dinfo, device = distributed.setup(args.device)
-        models = [m.to(device) for m in models]
-    preds = predict_proteins(proteins, models, ckpt["features"]["name"], device, args.max_tokens,
-                             progress=not args.quiet and sys.stderr.isatty() and dinfo.main, shard=dinfo)
-    if dinfo.main:
-        write_predictions(preds, args.format, args.output)
-    distributed.teardown()
+    output = args.output
+    if dinfo.enabled:  # each rank predicts and writes its own contiguous part; nothing is gathered
+        from .inference import resolve_device
+        resolve_device(args.device)  # a bad --device is one line before the ranks connect
+        output = _rank_output(output, shard, dinfo)
+    predictor = Predictor(args.model, args.device if not dinfo.enabled else _rank_device(args.device, dinfo),
+                          args.max_tokens, window_records=args.window)
+    predictor.run(args.input, output, args.format, profiles=args.profiles, skip_invalid=args.skip_invalid,
+                  allow_nucleotide=args.allow_nucleotide, resume=args.resume, shard=shard, rank=dinfo.rank,
+                  world=dinfo.world, progress=not args.quiet and sys.stderr.isatty() and dinfo.main)
+
+
+def _rank_device(name: str, dinfo) -> str:
+    import torch
+    if name in ("auto", "cuda") and torch.cuda.is_available():
+        return f"cuda:{dinfo.local_rank % torch.cuda.device_count()}"
+    return name
+
+
+def _rank_output(output: str, shard, dinfo) -> str:
+    """Under torchrun rank R of N writes FILE's stem.R-of-N.ext (1-based; the part of the shard, if any); into a
+    folder every rank writes its own records' files."""
+    from pathlib import Path
+
+    from .writers import is_folder_output
+    if is_folder_output(output):
+        return output
+    part = (shard.index - 1) * dinfo.world + dinfo.rank + 1 if shard else dinfo.rank + 1
+    count = shard.count * dinfo.world if shard else dinfo.world
+    p = Path(output)
+    return str(p.with_name(f"{p.stem}.{part}-of-{count}{p.suffix}"))
 
 
 SCRATCH_LABEL_FILES = ("SSpro8.dssp", "SSpro.dssp", "ACCpro.dssp", "ACCpro20.dssp")

@@ -40,8 +40,8 @@ def teacher_probabilities(teachers: list[str], proteins: list, device: torch.dev
         n_members = sum(len(members(load_checkpoint(model_path(t)))) for t in teachers)
         log(f"[ss-train] teacher probabilities: {len(teachers)} file(s), {n_members} model(s) on "
             f"{len(proteins)} chains ({sum(len(p) for p in proteins):,} residues)")
-        models, ckpt = load_models(teachers, device)
-        probs = predict_sets(models, EncodedSet(proteins, ckpt["features"]["name"]), device, max_tokens)
+        teacher = load_models(teachers, device)
+        probs = predict_sets(teacher.models, EncodedSet(proteins, teacher.features), device, max_tokens)
         flat = np.concatenate(probs).astype(np.float16)
         offsets = np.cumsum([0] + [len(p) for p in probs])
         if path is not None:

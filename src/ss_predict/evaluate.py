@@ -17,7 +17,7 @@ from .config import check_data_paths
 from .errors import UserError
 from .inference import predict_sets, resolve_device, to_ss3
 from .audit import REPORT_HEADER
-from .io_utils import atomic_write_text, read_input_text, writes_through
+from .io_utils import atomic_write_text, read_input_text, write_through_target
 from .metrics import score_proteins
 from .train import load_split
 
@@ -115,7 +115,7 @@ def check_options(cfg: DictConfig) -> list[str]:
 def run_eval(cfg: DictConfig) -> dict:
     specs = check_options(cfg)
     progress = show_progress(cfg.get("progress", "auto"))
-    if cfg.output and os.path.exists(cfg.output) and not writes_through(cfg.output) and not cfg.get("overwrite"):
+    if cfg.output and os.path.exists(cfg.output) and not write_through_target(cfg.output) and not cfg.get("overwrite"):
         raise UserError(f"{cfg.output} exists: add overwrite=true to replace it, or leave output= unset for a "
                         "new file under <output_dir>/eval/")
     for name, spec in cfg.data.items():
@@ -123,14 +123,15 @@ def run_eval(cfg: DictConfig) -> dict:
             raise UserError(f"data '{name}' is not a benchmark set (use e.g. data=cb513 or data=[cb513,ts115])")
     check_data_paths(cfg, cfg.data)
     device = resolve_device(cfg.device)
-    models, ckpt = load_models(specs, device)
+    loaded = load_models(specs, device)
+    models, ckpt = loaded.models, loaded.checkpoint
     paths = [model_path(p) for p in specs]
     sets = {name: load_split(spec) for name, spec in cfg.data.items()}
     excluded = {}
     if cfg.get("exclude"):
         sets, excluded = exclude_chains(sets, cfg.exclude)
-    results = evaluate_sets(models, ckpt["features"]["name"], sets, device, int(cfg.max_tokens), progress)
-    report = {"checkpoints": [str(p) for p in paths], "model": ckpt["model"], "features": ckpt["features"]["name"],
+    results = evaluate_sets(models, loaded.features, sets, device, int(cfg.max_tokens), progress)
+    report = {"checkpoints": [str(p) for p in paths], "model": ckpt["model"], "features": loaded.features,
               "device": str(device), "results": results,
               "excluded": {"file": str(cfg.exclude), "chains": excluded} if cfg.get("exclude") else None}
     print(format_table(results), flush=True)  # shown even if the file cannot be written

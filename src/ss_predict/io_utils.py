@@ -35,7 +35,7 @@ def _why(e: OSError) -> str:
     return e.strerror or type(e).__name__
 
 
-def writes_through(path: str | Path) -> bool:
+def _write_through(path: str | Path) -> bool:
     """True for an existing non-regular target (device, FIFO, socket) or a descriptor path."""
     if os.path.abspath(path).startswith(_DESCRIPTOR_PATHS):
         return True
@@ -52,7 +52,7 @@ def writes_through(path: str | Path) -> bool:
 
 def check_writable(path: str | Path) -> None:
     """Fail early, before a long computation, if `path` (a file to create or replace) cannot be written."""
-    if str(path) == STDIO or writes_through(path):
+    if str(path) == STDIO or _write_through(path):
         if str(path) != STDIO and not os.access(path, os.W_OK):
             raise UserError(f"cannot write {path}: permission denied")
         return
@@ -107,7 +107,7 @@ def atomic_path(path: str | Path):
     renamed onto it at the end. Devices, FIFOs and descriptor paths: `path` itself (written through).
     OSErrors (read-only folder, full disk, a parent that is a file) become one-line UserErrors.
     """
-    if writes_through(path):
+    if _write_through(path):
         try:
             yield Path(path)
         except OSError as e:
@@ -139,6 +139,21 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "a" if tmp == Path(path) else "w") as fh:  # "a": never truncate a descriptor's file
             fh.write(text)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, sync: bool = False) -> None:
+    """`data` into `path` whole or not at all; `sync`: on disk (fsync) before the rename."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "ab" if tmp == Path(path) else "wb") as fh:
+            fh.write(data)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+
+
+def write_through_target(path: str | Path) -> bool:
+    """True where `path` is written through rather than replaced (a device, FIFO, socket or descriptor path)."""
+    return _write_through(path)
 
 
 def discard_stdout() -> None:

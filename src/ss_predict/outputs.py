@@ -1,4 +1,5 @@
-"""Prediction writers: PSIPRED ss2 (VFORMAT) and horiz (HFORMAT), 3-line FASTA, JSON, CSV."""
+"""Prediction renderers: PSIPRED ss2 (VFORMAT) and horiz (HFORMAT), 3-line FASTA, JSON, JSON lines, CSV
+(text, record by record, so that a run can stream them), and the Parquet table layout (see `writers`)."""
 from __future__ import annotations
 
 import csv
@@ -10,8 +11,10 @@ import numpy as np
 
 from .alphabet import SS3, SS8
 
-FORMATS = ("ss2", "horiz", "fasta", "json", "csv")
-EXTENSIONS = {"ss2": "ss2", "horiz": "horiz", "fasta": "fasta", "json": "json", "csv": "csv"}
+TEXT_FORMATS = ("ss2", "horiz", "fasta", "json", "jsonl", "csv")
+BINARY_FORMATS = ("parquet",)
+FORMATS = TEXT_FORMATS + BINARY_FORMATS
+EXTENSIONS = {f: f for f in FORMATS}
 _PSIPRED_ORDER = [SS3.index(s) for s in "CHE"]  # ss2 columns: P(C), P(H), P(E)
 
 
@@ -91,26 +94,70 @@ def json_record(pred: Prediction) -> dict:
             "states8": SS8, "states3": SS3}
 
 
-def csv_rows(preds: list[Prediction]) -> str:
+CSV_HEADER = ",".join(["id", "position", "residue", "ss8", "ss3", *[f"p8_{s}" for s in SS8],
+                       *[f"p3_{s}" for s in SS3]]) + "\n"
+
+
+def csv_rows(pred: Prediction) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["id", "position", "residue", "ss8", "ss3", *[f"p8_{s}" for s in SS8], *[f"p3_{s}" for s in SS3]])
-    for pred in preds:
-        ss8, ss3 = pred.ss8, pred.ss3
-        for i, aa in enumerate(pred.sequence):
-            w.writerow([pred.id, i + 1, aa, ss8[i], ss3[i], *[f"{v:.4f}" for v in pred.p8[i]],
-                        *[f"{v:.4f}" for v in pred.p3[i]]])
+    ss8, ss3 = pred.ss8, pred.ss3
+    for i, aa in enumerate(pred.sequence):
+        w.writerow([pred.id, i + 1, aa, ss8[i], ss3[i], *[f"{v:.4f}" for v in pred.p8[i]],
+                    *[f"{v:.4f}" for v in pred.p3[i]]])
     return buf.getvalue()
 
 
-def render(preds: list[Prediction], fmt: str) -> str:
-    """All predictions as one text in `fmt`."""
+def _json(pred: Prediction) -> str:
+    return json.dumps(json_record(pred), separators=(",", ":"))
+
+
+def render_record(pred: Prediction, fmt: str, index: int, several: bool) -> str:
+    """The text that record number `index` (0-based, among all records of the run) adds to a stream of `fmt`;
+    `several`: the run has more than one record (ss2 / horiz then name each record in a comment line).
+    Concatenating the records of any contiguous ranges in order gives the text of the whole run."""
     if fmt == "json":
-        return json.dumps([json_record(p) for p in preds], separators=(",", ":")) + "\n"
+        return ("[" if index == 0 else ",") + _json(pred)
+    if fmt == "jsonl":
+        return _json(pred) + "\n"
     if fmt == "csv":
-        return csv_rows(preds)
-    one = {"ss2": ss2, "horiz": horiz, "fasta": fasta3}[fmt]
-    if fmt == "fasta" or len(preds) == 1:
-        return "".join(one(p) for p in preds)
-    # several PSIPRED blocks in one stream: a comment line names each record
-    return "".join(f"# record: {p.id}\n{one(p)}" for p in preds)
+        return (CSV_HEADER if index == 0 else "") + csv_rows(pred)
+    if fmt == "fasta":
+        return fasta3(pred)
+    one = {"ss2": ss2, "horiz": horiz}[fmt](pred)
+    return f"# record: {pred.id}\n{one}" if several else one
+
+
+def render_end(fmt: str) -> str:
+    """What follows the last record of a run."""
+    return "]\n" if fmt == "json" else ""
+
+
+def render(preds: list[Prediction], fmt: str) -> str:
+    """All predictions as one text in `fmt` (a text format)."""
+    several = len(preds) > 1
+    return "".join(render_record(p, fmt, i, several) for i, p in enumerate(preds)) + render_end(fmt)
+
+
+def parquet_table(preds: list[Prediction]):
+    """One row per residue, the CSV's columns: id (string), position (int32, from 1), residue, ss8, ss3
+    (one-letter strings), p8_C ... p8_T and p3_H, p3_E, p3_C (float32, unrounded)."""
+    import pyarrow as pa
+
+    n = sum(len(p.sequence) for p in preds)
+    ids = [p.id for p in preds for _ in range(len(p.sequence))]
+    cols = {
+        "id": pa.array(ids, pa.string()),
+        "position": pa.array(np.concatenate([np.arange(1, len(p.sequence) + 1, dtype=np.int32) for p in preds])
+                             if n else np.zeros(0, np.int32)),
+        "residue": pa.array(list("".join(p.sequence for p in preds)), pa.string()),
+        "ss8": pa.array(list("".join(p.ss8 for p in preds)), pa.string()),
+        "ss3": pa.array(list("".join(p.ss3 for p in preds)), pa.string()),
+    }
+    p8 = np.concatenate([p.p8 for p in preds]).astype(np.float32) if n else np.zeros((0, 8), np.float32)
+    p3 = np.concatenate([p.p3 for p in preds]).astype(np.float32) if n else np.zeros((0, 3), np.float32)
+    for j, st in enumerate(SS8):
+        cols[f"p8_{st}"] = pa.array(p8[:, j])
+    for j, st in enumerate(SS3):
+        cols[f"p3_{st}"] = pa.array(p3[:, j])
+    return pa.table(cols)

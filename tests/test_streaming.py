@@ -1,0 +1,208 @@
+"""Proteome-scale prediction: windows keep input order and bound memory, a killed run resumes byte-identically,
+shards concatenate to the whole run, a bad record late in a file stops the run before any output."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ss_predict
+from ss_predict.formats import read_any
+from ss_predict.formats.fasta import plan_windows, scan_fasta
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def casp12(data_root, tmp_path_factory):
+    """The 47 real CASP12 chains as FASTA (lengths 45 to 1,000+)."""
+    recs = read_any(data_root / "lift_ss_testsets/CASP12.txt")
+    fa = tmp_path_factory.mktemp("in") / "casp12.fasta"
+    fa.write_text("".join(f">{p.id} CASP12 target\n{textwrap.fill(p.sequence, 60)}\n" for p in recs))
+    return fa
+
+
+def ss_predict_cli(*args, env=None, code=None):
+    """ss-predict in a fresh process; with `code`, Python run before the CLI (to kill it at an exact point)."""
+    if code:
+        cmd = [sys.executable, "-c", code + "\nfrom ss_predict.cli import predict_main\npredict_main()", *args]
+    else:
+        cmd = [sys.executable, "-m", "ss_predict", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_windows_keep_input_order_and_bound_memory(casp12, monkeypatch):
+    whole = ss_predict.Predictor()
+    ref = whole.predict(casp12)
+    small = ss_predict.Predictor(window_records=5, window_residues=2000)
+    seen = []
+    real = small.predict_proteins
+    monkeypatch.setattr(small, "predict_proteins", lambda ps, **kw: (seen.append(ps), real(ps, **kw))[1])
+    got = list(small.predict_iter(casp12))
+    assert [p.id for p in got] == [p.id for p in ref]
+    assert max(len(w) for w in seen) <= 5 and len(seen) >= 10  # never more than a window held
+    assert all(sum(len(p.sequence) for p in w) <= 2000 or len(w) == 1 for w in seen)
+    for a, b in zip(got, ref):
+        np.testing.assert_allclose(a.p8, b.p8, atol=1e-5)
+
+
+def test_plan_windows_cut():
+    assert list(plan_windows([3, 3, 3, 10, 1], 2, 8)) == [(2, 6), (1, 3), (1, 10), (1, 1)]
+    assert list(plan_windows([], 2, 8)) == []
+
+
+def test_every_format_streams_the_same_text_as_one_render(casp12, tmp_path):
+    preds = list(ss_predict.Predictor(window_records=4).predict_iter(casp12))  # the same batches as the CLI's
+    for fmt in ("ss2", "horiz", "fasta", "json", "jsonl", "csv"):
+        r = ss_predict_cli(str(casp12), "-f", fmt, "--window", "4", "--threads", "1", "-o", str(tmp_path / f"w.{fmt}"))
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / f"w.{fmt}").read_text() == ss_predict.outputs.render(preds, fmt), fmt
+    recs = json.loads((tmp_path / "w.json").read_text())
+    assert [r["id"] for r in recs] == [p.id for p in preds]
+    lines = (tmp_path / "w.jsonl").read_text().splitlines()
+    assert [json.loads(x)["id"] for x in lines] == [p.id for p in preds]
+
+
+def test_parquet_schema_read_by_pandas(casp12, tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "c.parquet"
+    r = ss_predict_cli(str(casp12), "-f", "parquet", "--window", "10", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    df = pd.read_parquet(out)
+    preds = list(ss_predict.Predictor(window_records=10).predict_iter(casp12))
+    assert len(df) == sum(len(p.sequence) for p in preds)
+    assert list(df.columns[:5]) == ["id", "position", "residue", "ss8", "ss3"]
+    assert df["p8_H"].dtype == np.float32 and df["position"].dtype == np.int32
+    first = df[df["id"] == preds[0].id]
+    assert "".join(first["ss8"]) == preds[0].ss8 and list(first["position"]) == list(range(1, len(first) + 1))
+    np.testing.assert_allclose(first[[f"p8_{s}" for s in ss_predict.STATES8]].to_numpy(), preds[0].p8, atol=1e-5)
+    import pyarrow.parquet as pq
+    assert pq.ParquetFile(out).num_row_groups == len(scan_fasta(casp12, max_records=10).windows)
+    one = ss_predict_cli(str(casp12), "-f", "parquet")
+    assert one.returncode == 2 and "binary format" in one.stderr
+
+
+# os._exit at an exact point, as SIGKILL or a power cut would stop the run: `after` windows complete,
+# then `half` of the next window's bytes written (no clean-up runs).
+KILL = """
+import os, ss_predict.writers as w
+AFTER, HALF = {after}, {half}
+orig = w.FileSink.write
+def write(self, index, preds, first, several, last):
+    if index == AFTER:
+        data = self._bytes(preds, first, several, last)
+        self.fh.write(data[: int(len(data) * HALF)]); self.fh.flush()
+        os._exit(137)
+    orig(self, index, preds, first, several, last)
+w.FileSink.write = write
+"""
+
+
+@pytest.mark.parametrize("fmt", ["ss2", "json", "parquet"])
+def test_resume_after_a_kill_is_byte_identical(casp12, tmp_path, fmt):
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    args = [str(casp12), "-f", fmt, "--window", "6", "--threads", "1"]
+    ref = tmp_path / f"ref.{fmt}"
+    assert ss_predict_cli(*args, "-o", str(ref)).returncode == 0
+    for after, half in ((0, 0.5), (3, 0.0), (5, 0.9)):
+        out = tmp_path / f"k{after}.{fmt}"
+        killed = ss_predict_cli(*args, "-o", str(out), code=KILL.format(after=after, half=half))
+        assert killed.returncode == 137
+        assert not out.exists()  # never a partial output under the final name
+        again = ss_predict_cli(*args, "-o", str(out))
+        if after == 0:  # killed before any window was complete: nothing to resume, a plain re-run starts over
+            assert again.returncode == 0 and out.read_bytes() == ref.read_bytes()
+            continue
+        assert again.returncode == 2 and "--resume" in again.stderr and again.stderr.count("\n") == 1  # told how
+        resumed = ss_predict_cli(*args, "-o", str(out), "--resume")
+        assert resumed.returncode == 0, resumed.stderr
+        assert out.read_bytes() == ref.read_bytes(), (after, half)
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(f"k{after}") or
+                      f"k{after}" in p.name) == [out.name]  # partial file and journal gone
+
+
+def test_resume_into_a_folder_and_refusals(casp12, tmp_path, tiny_model):
+    args = [str(casp12), "-f", "ss2", "--window", "6"]
+    assert ss_predict_cli(*args, "-o", str(tmp_path / "ref") + "/").returncode == 0
+    kill = KILL.replace("w.FileSink", "w.FolderSink").replace(
+        "data = self._bytes(preds, first, several, last)\n        self.fh.write(data[: int(len(data) * HALF)]); self.fh.flush()\n", "")
+    out = str(tmp_path / "out") + "/"
+    assert ss_predict_cli(*args, "-o", out, code=kill.format(after=4, half=0)).returncode == 137
+    assert len(list(Path(out).glob("*.ss2"))) == 24
+    other = ss_predict_cli(*args, "-o", out, "--resume", "-m", str(tiny_model))
+    assert other.returncode == 2 and "another the model" not in other.stderr and "model" in other.stderr
+    assert ss_predict_cli(*args, "-o", out, "--resume").returncode == 0
+    ref = {p.name: p.read_bytes() for p in (tmp_path / "ref").iterdir()}
+    assert {p.name: p.read_bytes() for p in Path(out).iterdir()} == ref  # journal gone too
+    stdin = subprocess.run([sys.executable, "-m", "ss_predict", "-", "--resume", "-o", str(tmp_path / "x.ss2")],
+                           input=casp12.read_text(), capture_output=True, text=True)
+    assert stdin.returncode == 2 and "standard input" in stdin.stderr
+
+
+def test_resume_refuses_another_input(casp12, tmp_path):
+    out = tmp_path / "o.ss2"
+    assert ss_predict_cli(str(casp12), "--window", "6", "-o", str(out),
+                          code=KILL.format(after=2, half=0.3)).returncode == 137
+    other = tmp_path / "other.fasta"
+    other.write_text(casp12.read_text() + ">extra\nMKVLAAGIV\n")
+    r = ss_predict_cli(str(other), "--window", "6", "-o", str(out), "--resume")
+    assert r.returncode == 2 and "another the input" not in r.stderr and "input" in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("fmt", ["ss2", "json", "csv", "jsonl"])
+def test_shards_concatenate_to_the_single_run(casp12, tmp_path, fmt):
+    args = [str(casp12), "-f", fmt, "--window", "5", "--threads", "1"]
+    one = ss_predict_cli(*args)
+    assert one.returncode == 0
+    parts = []
+    for i in range(1, 5):
+        r = ss_predict_cli(*args, "--shard", f"{i}/4", "-o", str(tmp_path / f"part{i}.{fmt}"))
+        assert r.returncode == 0, r.stderr
+        parts.append((tmp_path / f"part{i}.{fmt}").read_text())
+    assert "".join(parts) == one.stdout
+    assert all(parts)  # 47 chains in 10 windows: every part has some
+    sizes = [len(p) for p in parts]
+    assert max(sizes) < 2.5 * min(sizes)  # residue-balanced, not record-balanced
+
+
+def test_bad_record_late_in_a_file_stops_before_any_output(casp12, tmp_path):
+    bad = tmp_path / "late.fasta"
+    bad.write_text(casp12.read_text() * 1 + ">late_bad\nMKV1LL\n")
+    out = tmp_path / "o.ss2"
+    r = ss_predict_cli(str(bad), "--window", "3", "-o", str(out))
+    assert r.returncode == 2 and "late_bad" in r.stderr and "position 4" in r.stderr
+    assert r.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == [bad]  # nothing written, not even a partial file
+    r = ss_predict_cli(str(bad), "--window", "3")
+    assert r.returncode == 2 and r.stdout == ""
+    r = ss_predict_cli(str(bad), "--window", "3", "--skip-invalid", "-f", "fasta")
+    assert r.returncode == 0 and "skipped:" in r.stderr and "late_bad" in r.stderr
+    assert r.stdout.count(">") == 47
+
+
+def test_duplicate_and_clashing_names_are_found_before_writing(tmp_path):
+    fa = tmp_path / "d.fasta"
+    fa.write_text(">a/b\nMKVLAAGIV\n>c\nMKVL\n>a_b\nMKVLAA\n")
+    r = ss_predict_cli(str(fa), "-o", str(tmp_path / "out") + "/")
+    assert r.returncode == 2 and "'a/b' and 'a_b'" in r.stderr and not (tmp_path / "out").exists()
+    fa.write_text(">" + "x" * 300 + "\nMKVL\n>b\nMKV\n")
+    r = ss_predict_cli(str(fa), "-o", str(tmp_path / "out") + "/")
+    assert r.returncode == 2 and "255 bytes" in r.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from ss_predict.config import load_config
+    from ss_predict.train import train
+    d = tmp_path_factory.mktemp("tiny")
+    os.environ.setdefault("SS_OUTPUT_DIR", str(d))
+    train(load_config("train", ["data=tiny", "trainer=tiny", f"run_dir={d}/run", "trainer.max_epochs=1",
+                                "model=dilated_cnn", "model.kwargs.channels=8", "model.kwargs.repeats=1"]))
+    return d / "run" / "best.pt"
