@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from .errors import UserError
 from .formats import read_any
 from .formats.processed import to_line, write_processed
 from .homology import Blast, MMseqs, homologous_pairs
@@ -115,8 +117,33 @@ def split_validation(cfg, tool: list, seqs: dict[str, str], kept: list[str]) -> 
     return train, valid, leaks, len(reps)
 
 
+def _share(v): return 0 <= v <= 1
+def _positive(v): return v > 0
+def _count(v): return v >= 1
+
+
+# The numeric options of a build: (key, test, what the test asks for)
+RANGES = [("identity", _share, "from 0 to 1"), ("min_cover", _share, "from 0 to 1"),
+          ("valid_fraction", lambda v: 0 < v < 1, "between 0 and 1 (both excluded)"),
+          *((k, _count, "at least 1") for k in ("min_aln_len", "min_contained", "min_length", "mmseqs.threads",
+                                                 "mmseqs.max_seqs", "blast.threads", "blast.max_target_seqs")),
+          *((k, _positive, "above 0") for k in ("mmseqs.evalue", "mmseqs.sensitivity", "blast.evalue"))]
+
+
+def check_options(cfg: DictConfig) -> None:
+    """Every numeric option in its range (a negative e-value or identity 2 would build a wrong set): one line."""
+    for key, test, want in RANGES:
+        value = OmegaConf.select(cfg, key)
+        if value is None:
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not (number and test(value)):
+            raise UserError(f"{key}={value!r}: must be a number {want}")
+
+
 def build(cfg: DictConfig) -> dict:
     """Run the whole build described by `cfg` (configs/build.yaml); returns the manifest."""
+    check_options(cfg)
     mm = MMseqs(**OmegaConf.to_container(cfg.mmseqs))
     tool = [mm] + search_tools(cfg)
     pool, sources = read_pools(cfg)

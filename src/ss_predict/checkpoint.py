@@ -10,7 +10,9 @@ An ensemble file holds several such checkpoints (without train state) whose prob
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from . import __version__
 from .alphabet import RESIDUES, SS3, SS8, SS8_TO_SS3
 from .errors import UserError
 from .io_utils import atomic_path
-from .models import create_model
+from .models import create_model, list_models
 
 FORMAT = "ss-predict-checkpoint/1"
 ENSEMBLE_FORMAT = "ss-predict-ensemble/1"
@@ -58,19 +60,107 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, model_cfg: dict
 
 
 def load_checkpoint(path: str | Path) -> dict:
+    """A checkpoint or ensemble file, checked: every field read later is there with the right type, and
+    every weight is a finite number. Anything else is one UserError naming the file and the field."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"model file not found: {path}")
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError(f"model file not found: {path}") from None
+    except OSError as e:
+        raise UserError(f"cannot read model file {path}: {e.strerror or type(e).__name__}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"model file {path} is a folder or device, not a checkpoint file")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as e:
+        raise UserError(f"cannot read model file {path}: {e.strerror or type(e).__name__}") from None
     except Exception as e:  # torch raises many types for corrupt or foreign files
         raise UserError(f"{path}: not a readable ss-predict checkpoint ({_load_problem(e)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") not in (FORMAT, ENSEMBLE_FORMAT):
         found = f"format {ckpt.get('format')!r}" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}"
         raise UserError(f"{path}: not an ss-predict checkpoint ({found}; expected one written by ss-train)")
-    if ckpt["alphabet"]["residues"] != RESIDUES or ckpt["alphabet"]["ss8"] != SS8:
+    alphabet = field_of(ckpt, "alphabet", dict, path)
+    if alphabet.get("residues") != RESIDUES or alphabet.get("ss8") != SS8:
         raise UserError(f"{path}: checkpoint uses another residue or state alphabet")
+    if ckpt["format"] == ENSEMBLE_FORMAT:
+        parts = field_of(ckpt, "members", list, path)
+        if not parts:
+            raise UserError(f"{path}: damaged checkpoint: field 'members' is empty")
+        _check_features(ckpt, path)
+        for i, m in enumerate(parts):
+            if not isinstance(m, dict):
+                raise UserError(f"{path}: damaged checkpoint: field 'members[{i}]' is a {type(m).__name__}, "
+                                "expected a checkpoint")
+            _check_single(m, path, f"members[{i}].")
+    else:
+        _check_single(ckpt, path)
     return ckpt
+
+
+_TYPE_NAMES = {dict: "a dict", list: "a list", str: "a string", int: "a whole number"}
+
+
+def field_of(d: dict, key: str, typ: type, path: Path, at: str = ""):
+    """d[key], which must be a `typ`; else a UserError naming the file and the field (`at` + key)."""
+    if key not in d:
+        raise UserError(f"{path}: damaged checkpoint: field '{at}{key}' is missing")
+    value = d[key]
+    if not isinstance(value, typ) or typ is int and isinstance(value, bool):
+        raise UserError(f"{path}: damaged checkpoint: field '{at}{key}' is {type(value).__name__} "
+                        f"{_short(value)}, expected {_TYPE_NAMES[typ]}")
+    return value
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _plain(value) -> bool:
+    """Only what a config holds (and JSON can write): numbers, strings, None, lists and dicts of them."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _check_features(c: dict, path: Path, at: str = "") -> None:
+    from .features import SPECS
+
+    f = field_of(c, "features", dict, path, at)
+    name = field_of(f, "name", str, path, f"{at}features.")
+    if name not in SPECS:
+        raise UserError(f"{path}: damaged checkpoint: field '{at}features.name' is '{name}', not one of "
+                        f"{', '.join(sorted(SPECS))}")
+    n = field_of(f, "n_features", int, path, f"{at}features.")
+    if n != SPECS[name]:
+        raise UserError(f"{path}: damaged checkpoint: field '{at}features.n_features' is {n}; features "
+                        f"'{name}' have {SPECS[name]}")
+
+
+def _check_single(c: dict, path: Path, at: str = "") -> None:
+    m = field_of(c, "model", dict, path, at)
+    field_of(m, "name", str, path, f"{at}model.")
+    if not _plain(field_of(m, "kwargs", dict, path, f"{at}model.")):
+        raise UserError(f"{path}: damaged checkpoint: field '{at}model.kwargs' holds values other than numbers, "
+                        "strings and lists")
+    _check_features(c, path, at)
+    check_weights(field_of(c, "state_dict", dict, path, at), path, f"{at}state_dict")
+
+
+def check_weights(state: dict, path: str | Path, field: str = "state_dict") -> None:
+    """Every entry a tensor, every floating-point tensor finite (a diverged run saves NaN weights, which
+    would predict one state everywhere); else one line naming the file and the tensor."""
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise UserError(f"{path}: damaged checkpoint: '{field}' entry '{key}' is {type(value).__name__}, "
+                            "not a tensor")
+        if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise UserError(f"{path}: tensor '{key}' of '{field}' has {bad} non-finite value(s) (NaN or infinity): "
+                            "the weights are unusable (did training diverge?)")
 
 
 def _load_problem(e: Exception) -> str:
@@ -124,15 +214,26 @@ def save_ensemble(path: str | Path, sources: list[str | Path], metrics: dict | N
     return ens
 
 
-def build_model(ckpt: dict) -> torch.nn.Module:
-    """Rebuild the network of a loaded checkpoint, weights in place, in eval mode."""
+def build_model(ckpt: dict, source: str | Path = "checkpoint") -> torch.nn.Module:
+    """Rebuild the network of a loaded checkpoint (read from `source`), weights in place, in eval mode."""
     m = ckpt["model"]
-    model = create_model(m["name"], ckpt["features"]["n_features"], **m["kwargs"])
+    if m["name"] not in list_models():
+        raise UserError(f"{source}: field 'model.name' is '{m['name']}', not a model of this version "
+                        f"({', '.join(list_models())})")
+    try:
+        model = create_model(m["name"], ckpt["features"]["n_features"], **m["kwargs"])
+    except (UserError, TypeError, ValueError, RuntimeError, IndexError, KeyError) as e:  # kwargs of the wrong kind
+        raise UserError(f"{source}: field 'model.kwargs' does not build model '{m['name']}' ({_first_line(e)})") from None
     try:
         model.load_state_dict(clean_state_dict(ckpt["state_dict"]))
-    except RuntimeError as e:
-        raise UserError(f"checkpoint weights do not fit model '{m['name']}': {str(e).splitlines()[0]}") from None
+    except (RuntimeError, TypeError, ValueError, KeyError, IndexError) as e:
+        raise UserError(f"{source}: checkpoint weights do not fit model '{m['name']}': {_first_line(e)}") from None
     return model.eval()
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def bundled_models() -> list[str]:
@@ -142,7 +243,7 @@ def bundled_models() -> list[str]:
 def model_path(name_or_path: str) -> Path:
     """A bundled model name (see bundled_models()) or a checkpoint path."""
     p = Path(name_or_path)
-    if p.suffix == ".pt" or p.exists() or "/" in name_or_path:
+    if p.suffix == ".pt" or os.path.lexists(p) or "/" in name_or_path:  # (lexists: no error where unreadable)
         return p
     bundled = WEIGHTS / f"{name_or_path}.pt"
     if not bundled.exists():
@@ -191,8 +292,8 @@ def load_models(specs: str | list[str], device: torch.device) -> ModelSet:
     if not names:
         raise UserError("no model given")
     paths = [model_path(s) for s in names]
-    ckpts = [m for p in paths for m in members(load_checkpoint(p))]
-    features = {c["features"]["name"] for c in ckpts}
+    ckpts = [(p, m) for p in paths for m in members(load_checkpoint(p))]
+    features = {c["features"]["name"] for _, c in ckpts}
     if len(features) > 1:
         raise UserError(f"models use different feature specs {sorted(features)}; cannot average them")
-    return ModelSet([build_model(c).to(device) for c in ckpts], features.pop(), ckpts[0], paths, device)
+    return ModelSet([build_model(c, p).to(device) for p, c in ckpts], features.pop(), ckpts[0][1], paths, device)

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import signal
 import sys
+import threading
 
 from . import __version__
-from .errors import UserError
+from .errors import Terminated, UserError
 
 EXIT_USER_ERROR = 2
 
@@ -17,21 +20,44 @@ def _fail(msg: str) -> None:
 
 
 def guarded(fn):
-    """Run a CLI body: user errors become one line on stderr and exit status 2."""
+    """Run a CLI body: user errors become one line on stderr and exit status 2; SIGTERM is handled as Ctrl-C
+    is (clean-up runs, nothing half-written is left) and ends with status 143."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with _sigterm_as_interrupt():
+                return fn(*args, **kwargs)
         except UserError as e:
             _fail(str(e))
         except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
             from .io_utils import discard_stdout
             discard_stdout()
             sys.exit(0)
+        except Terminated:
+            print("terminated", file=sys.stderr)
+            sys.exit(128 + signal.SIGTERM)
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             sys.exit(130)
     return wrapper
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While the body runs, SIGTERM raises errors.Terminated (a KeyboardInterrupt). Left alone off the main
+    thread, where it is ignored (SIG_IGN), or already handled (a nested guarded body, a caller's handler)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def on_sigterm(signum, frame):
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 SWEEP_FLAGS = ("-m", "--multirun")
@@ -165,6 +191,27 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _fraction(text: str) -> float:
+    """A share between 0 and 1 (argparse type)."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 <= x <= 1:  # (also refuses nan)
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return x
+
+
+def _positive_number(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 < x < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return x
+
+
 class _OneLineParser(argparse.ArgumentParser):
     """argparse whose errors are one line (and exit status 2) instead of the usage block."""
 
@@ -275,7 +322,7 @@ def _refuse_scratch_labels(path: str) -> None:
 
 @guarded
 def data_main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="ss-data", description="Inspect, convert and build data sets.")
+    ap = _OneLineParser(prog="ss-data", description="Inspect, convert and build data sets.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     st = sub.add_parser("stats", help="proteins, residues and scored residues of a file")
     st.add_argument("path")
@@ -289,14 +336,14 @@ def data_main(argv: list[str] | None = None) -> None:
                         "(the builder's criteria); exit 1 if any pair is found")
     au.add_argument("train", help="training set file, optionally PATH:SPLIT (e.g. train_set.jsonl.gz:train)")
     au.add_argument("benchmarks", nargs="+", help="benchmark set files (any supported format), PATH[:SPLIT]")
-    au.add_argument("--identity", type=float, default=0.25, help="identical positions / shorter chain (0.25)")
-    au.add_argument("--min-aln-len", type=int, default=30, help="aligned residues (30)")
-    au.add_argument("--evalue", type=float, default=0.01, help="e-value, MMseqs2 and BLAST+ (0.01)")
-    au.add_argument("--min-contained", type=int, default=20, help="exact containment of a whole chain (20)")
-    au.add_argument("--min-cover", type=float, default=0.9,
+    au.add_argument("--identity", type=_fraction, default=0.25, help="identical positions / shorter chain (0.25)")
+    au.add_argument("--min-aln-len", type=_positive_int, default=30, help="aligned residues (30)")
+    au.add_argument("--evalue", type=_positive_number, default=0.01, help="e-value, MMseqs2 and BLAST+ (0.01)")
+    au.add_argument("--min-contained", type=_positive_int, default=20, help="exact containment of a whole chain (20)")
+    au.add_argument("--min-cover", type=_fraction, default=0.9,
                     help="an alignment under --min-aln-len still counts if it covers this share of the shorter chain "
                          "and >= --min-contained residues (0.9)")
-    au.add_argument("--threads", type=int, default=2)
+    au.add_argument("--threads", type=_positive_int, default=2)
     au.add_argument("--no-blast", action="store_true", help="MMseqs2 only (no BLAST+ second search)")
     au.add_argument("-o", "--output", help="write the pairs (TSV) here instead of standard output")
     bd = sub.add_parser("build", help="build the homology-filtered training set (Hydra overrides follow)")
@@ -304,7 +351,15 @@ def data_main(argv: list[str] | None = None) -> None:
     bd.add_argument("--config-name", default="build",
                     help="build (the default pools) or build_cullpdb (the classic CullPDB -> CB513 protocol)")
     args = ap.parse_args(argv)
+    try:
+        _data_command(args)
+    except BrokenPipeError:
+        raise
+    except OSError as e:  # a file or folder that cannot be read or written (permissions, a full disk)
+        raise UserError(f"{e.filename + ': ' if e.filename else ''}{e.strerror or type(e).__name__}") from None
 
+
+def _data_command(args) -> None:
     from .formats import WRITERS, detect, read_any
 
     if args.cmd == "stats":
@@ -346,8 +401,6 @@ def _audit(args) -> None:
     from .audit import audit, format_report, load_set
     from .homology import Blast, MMseqs
 
-    if args.threads < 1:
-        raise UserError("--threads must be at least 1")
     train = load_set(args.train)
     benches = {b: load_set(b) for b in args.benchmarks}
     tool = [MMseqs(evalue=args.evalue, threads=args.threads)]

@@ -128,8 +128,13 @@ def check_data_paths(cfg: DictConfig, entries: DictConfig) -> None:
             raise UserError(f"data '{name}': the built set {built} does not exist: run `{builder_command(built)}` "
                             "first (with the same paths.output_dir / SS_OUTPUT_DIR), or choose another data=")
         path = Path(spec.path)
-        if path.exists():
+        try:
+            path.stat()
             continue
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except OSError as e:  # e.g. a folder on the way that you may not enter
+            raise UserError(f"data '{name}': cannot read {path}: {e.strerror or type(e).__name__}") from None
         where = "" if root.is_absolute() else f" (relative to the working directory {Path.cwd()})"
         if not root.is_dir():
             raise UserError(f"data root {root}{where} does not exist: set SS_DATA_ROOT=/path/to/data or "

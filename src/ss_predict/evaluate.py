@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sys
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from tqdm import tqdm
 
 from .batching import EncodedSet
@@ -16,7 +17,7 @@ from .config import check_data_paths
 from .errors import UserError
 from .inference import predict_sets, resolve_device, to_ss3
 from .audit import REPORT_HEADER
-from .io_utils import atomic_write_text, read_input_text
+from .io_utils import atomic_write_text, read_input_text, write_through_target
 from .metrics import score_proteins
 from .splits import load_split
 
@@ -93,12 +94,28 @@ def exclude_chains(sets: dict[str, list], path: str | Path) -> tuple[dict[str, l
     return kept, {name: len(sets[name]) - len(kept[name]) for name in sets}
 
 
+def check_options(cfg: DictConfig) -> list[str]:
+    """The checkpoint specs; checkpoint, output, exclude and max_tokens of the right kind, else one line."""
+    ckpt = cfg.checkpoint
+    specs = [ckpt] if isinstance(ckpt, str) else list(ckpt) if isinstance(ckpt, ListConfig) else None
+    if not ckpt or specs is None or not all(isinstance(s, str) and s.strip() for s in specs):
+        shown = "" if ckpt is None else f"checkpoint={OmegaConf.to_container(ckpt) if specs else ckpt!r}: "
+        raise UserError(f"{shown}give checkpoint=PATH (or a list: checkpoint=[a.pt,b.pt] to average models)")
+    for key in ("output", "exclude"):
+        value = cfg.get(key)
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise UserError(f"{key}={value!r}: give a file path (or leave {key} unset)")
+    n = cfg.max_tokens
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise UserError(f"max_tokens={n!r}: must be a whole number of residues per batch, at least 1 "
+                        "(default 65536)")
+    return specs
+
+
 def run_eval(cfg: DictConfig) -> dict:
-    if not cfg.checkpoint:
-        raise UserError("give checkpoint=PATH (or a list: checkpoint=[a.pt,b.pt] to average models)")
-    specs = [cfg.checkpoint] if isinstance(cfg.checkpoint, str) else list(cfg.checkpoint)
+    specs = check_options(cfg)
     progress = show_progress(cfg.get("progress", "auto"))
-    if cfg.output and Path(cfg.output).exists() and not cfg.get("overwrite"):
+    if cfg.output and os.path.exists(cfg.output) and not write_through_target(cfg.output) and not cfg.get("overwrite"):
         raise UserError(f"{cfg.output} exists: add overwrite=true to replace it, or leave output= unset for a "
                         "new file under <output_dir>/eval/")
     for name, spec in cfg.data.items():

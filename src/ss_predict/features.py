@@ -9,6 +9,7 @@ import numpy as np
 
 from .alphabet import RESIDUES, encode_residues
 from .errors import UserError
+from .names import safe_name
 from .records import Protein
 
 SPECS = {"onehot": len(RESIDUES), "onehot+profile": len(RESIDUES) + 22}
@@ -34,6 +35,6 @@ def encode(p: Protein, spec: str) -> np.ndarray:
     if uses_profile(spec):
         if p.profile is None:
             raise UserError(f"record '{p.id}': the model needs profile features and this record has none "
-                            f"(give --profiles DIR with {p.id}.pssm or {p.id}.hhm)")
+                            f"(give --profiles DIR with {safe_name(p.id)}.pssm or {safe_name(p.id)}.hhm)")
         x[:, len(RESIDUES):] = p.profile
     return x

@@ -1,9 +1,11 @@
 """Reading inputs and writing outputs without surprises.
 
 Outputs: a regular file is written whole or not at all (a temporary file in the target folder, then
-an atomic rename); a symbolic link is followed and its target replaced that way (the link stays);
-devices, FIFOs and sockets (`/dev/null`, a named pipe) and the caller's own descriptors
-(`/dev/stdout`, `/dev/fd/N`, `/proc/...`) are written through, never replaced; `-` is standard output.
+an atomic rename). A file replaced keeps its permissions (and owner and group where allowed); its other
+hard links, if any, keep the old content (a note says so). A symbolic link is followed and its target
+replaced that way (the link stays). Devices, FIFOs and sockets (`/dev/null`, a named pipe) and the caller's
+own descriptors (`/dev/stdout`, `/dev/fd/N`, `/proc/...`) are written through, never replaced; `-` is
+standard output.
 Inputs: `-` is standard input and gzip data is decompressed transparently.
 Every failure the user can fix is a `UserError` naming the path.
 """
@@ -66,6 +68,37 @@ def check_writable(path: str | Path) -> None:
         raise UserError(f"cannot write {path}: folder {folder} is read-only or not writable by you")
 
 
+def _regular_file(path: Path) -> os.stat_result | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _take_over(tmp: str, target: Path, path: str | Path) -> None:
+    """Give the new file the permissions of the one it replaces (and its owner and group where we may),
+    or the usual 0666 & ~umask for a new file (mkstemp makes 0600). A file with other hard links is still
+    replaced by a new one: those links keep the old content (say so)."""
+    old = _regular_file(target)
+    if old is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        return
+    if (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
+        for uid in (old.st_uid, -1):  # another owner needs privileges; our own group choice does not
+            try:
+                os.chown(tmp, uid, old.st_gid)
+                break
+            except OSError:
+                pass
+    os.chmod(tmp, stat.S_IMODE(old.st_mode))  # after chown, which may clear set-id bits
+    if old.st_nlink > 1:
+        print(f"note: {path} had {old.st_nlink} hard links: it is replaced by a new file, the other "
+              f"{old.st_nlink - 1} keep the old content", file=sys.stderr)
+
+
 @contextmanager
 def atomic_path(path: str | Path):
     """Yield the path to write for `path`; the result appears there only if the block succeeds.
@@ -89,11 +122,9 @@ def atomic_path(path: str | Path):
     except OSError as e:
         raise UserError(f"cannot write {path}: {_why(e)}") from None
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
     try:
         yield Path(tmp)
+        _take_over(tmp, target, path)
         os.replace(tmp, target)
     except BaseException as e:
         if os.path.exists(tmp):

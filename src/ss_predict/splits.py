@@ -7,6 +7,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from .errors import UserError
 from .formats import read_any
 
 
@@ -14,8 +15,11 @@ def load_split(spec) -> list:
     """Read one data entry {format, path, [split], [limit]}; limit keeps the first N chains (smoke runs)."""
     spec = OmegaConf.to_container(spec, resolve=True)
     kwargs = {k: v for k, v in spec.items() if k not in ("format", "path", "manifest", "limit")}
+    limit = spec.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise UserError(f"data limit={limit!r} ({spec['path']}): must be a whole number of chains, at least 1")
     proteins = read_any(spec["path"], spec.get("format"), **kwargs)
-    return proteins[: spec["limit"]] if spec.get("limit") else proteins
+    return proteins[:limit] if limit else proteins
 
 
 def manifest_hash(spec) -> str | None:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from . import distributed
 from .batching import EncodedSet, epoch_loader
-from .checkpoint import load_checkpoint, model_mismatch, model_path, save_checkpoint
+from .checkpoint import check_weights, field_of, load_checkpoint, model_mismatch, model_path, save_checkpoint
 from .config import check_data_paths
 from .errors import UserError
 from .features import spec_dict
@@ -96,7 +96,7 @@ def _resume_checkpoint(resume: str | None, run_dir: Path, features: dict, model_
     """The checkpoint to resume from (None to start fresh); refuses one of another model or feature spec."""
     if not resume:
         return None
-    path = run_dir / "last.pt" if resume == "auto" else Path(resume)
+    path = _resume_path(resume, run_dir)
     if resume == "auto" and not path.exists():
         return None
     ckpt = load_checkpoint(path)
@@ -110,7 +110,32 @@ def _resume_checkpoint(resume: str | None, run_dir: Path, features: dict, model_
     if ckpt.get("train_state") is None:
         raise UserError(f"{path}: has no training state to resume from (a best.pt, or a classical model's "
                         f"one-shot fit); {way_out}")
+    _check_train_state(ckpt, path)
     return ckpt
+
+
+def _resume_path(resume: str, run_dir: Path) -> Path:
+    return run_dir / "last.pt" if resume == "auto" else Path(resume)
+
+
+def _check_train_state(ckpt: dict, path: Path) -> None:
+    """Every train_state field restore() reads, with its type; weights finite. One line naming the field."""
+    ts = field_of(ckpt, "train_state", dict, path)
+    check_weights(field_of(ts, "model", dict, path, "train_state."), path, "train_state.model")
+    for key in ("optimizer", "numpy_rng"):
+        field_of(ts, key, dict, path, "train_state.")
+    if not isinstance(ts.get("torch_rng"), torch.Tensor):
+        raise UserError(f"{path}: damaged checkpoint: field 'train_state.torch_rng' is missing or not a tensor")
+    if ts.get("ema") is not None:
+        check_weights(field_of(ts, "ema", dict, path, "train_state."), path, "train_state.ema")
+    state = field_of(ts, "state", dict, path, "train_state.")
+    for key in ("epoch", "step", "best_epoch", "bad_epochs"):
+        if field_of(state, key, int, path, "train_state.state.") < 0:
+            raise UserError(f"{path}: damaged checkpoint: field 'train_state.state.{key}' is negative")
+    if state["best_epoch"] > len(field_of(state, "history", list, path, "train_state.state.")):
+        raise UserError(f"{path}: damaged checkpoint: field 'train_state.state.best_epoch' is past its history")
+    if not isinstance(state.get("best"), (int, float)) or isinstance(state.get("best"), bool):
+        raise UserError(f"{path}: damaged checkpoint: field 'train_state.state.best' is missing or not a number")
 
 
 def fit_classical(cfg, t: TrainerConfig, model, model_cfg, features, train_set, valid_set, run_dir: Path) -> dict:
@@ -239,16 +264,25 @@ def make_run(cfg: DictConfig, t: TrainerConfig, dinfo, device, features: dict, m
                opt=opt, ema=ema, rng=rng, train_set=train_set, valid_set=valid_set, steps_per_epoch=steps_per_epoch)
 
 
-def restore(run: Run, ckpt: dict) -> None:
-    """Continue from a last.pt: weights, optimizer, random generators, EMA and the epoch/step state.
+def restore(run: Run, ckpt: dict, source: str | Path = "checkpoint") -> None:
+    """Continue from a last.pt (checked by _check_train_state): weights, optimizer, random generators, EMA
+    and the epoch/step state. A field that does not fit this run is one line naming `source` and the field.
 
     The saved state is global, so resuming works with any number of ranks.
     """
     ts = ckpt["train_state"]
-    run.model.load_state_dict(ts["model"])
-    run.opt.load_state_dict(ts["optimizer"])
-    run.rng.bit_generator.state = ts["numpy_rng"]
-    torch.set_rng_state(ts["torch_rng"])
+
+    def put(key: str, load) -> None:
+        try:
+            load(ts[key])
+        except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as e:
+            raise UserError(f"{source}: cannot resume: field 'train_state.{key}' does not fit this run "
+                            f"({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})") from None
+
+    put("model", run.model.load_state_dict)
+    put("optimizer", run.opt.load_state_dict)
+    put("numpy_rng", lambda v: setattr(run.rng.bit_generator, "state", v))
+    put("torch_rng", torch.set_rng_state)
     if run.ema is not None and ts.get("ema") is not None:
         run.ema.shadow = ts["ema"]
     run.state = ts["state"]
@@ -471,7 +505,7 @@ def train(cfg: DictConfig) -> dict:
         return fit_classical(cfg, t, model, model_cfg, features, train_set, valid_set, Path(cfg.run_dir))
     run = make_run(cfg, t, dinfo, device, features, model_cfg, model, train_set, valid_set)
     if resumed is not None:
-        restore(run, resumed)
+        restore(run, resumed, _resume_path(t.get("resume"), Path(cfg.run_dir)))
     if dinfo.enabled:
         run.net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)

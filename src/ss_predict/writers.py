@@ -20,20 +20,15 @@ import sys
 from pathlib import Path
 
 from .errors import UserError
+from .names import safe_name  # noqa: F401  (predictor imports it from here)
 from .io_utils import STDIO, atomic_write_bytes, check_writable, write_stdout, write_through_target
 from .outputs import EXTENSIONS, TEXT_FORMATS, Prediction, parquet_table, render, render_end, render_record
 
 JOURNAL_VERSION = 1
 
 
-def safe_name(rid: str) -> str:
-    """A record id as a file name: letters, digits and . _ - kept, anything else '_' (no '/', no '..' path)."""
-    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in rid)
-    return "_" + name if name.startswith(".") else name
-
-
 def is_folder_output(out: str) -> bool:
-    return out.endswith(("/", "\\")) or Path(out).is_dir()
+    return out.endswith(("/", "\\")) or os.path.isdir(out)  # (isdir: False, not an error, where unreadable)
 
 
 def check_output(out: str | None, fmt: str) -> None:

@@ -1,6 +1,7 @@
 """One reader (and where useful a writer) per file format, and `detect()` to pick one from a path."""
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from ..errors import FormatError
@@ -79,7 +80,14 @@ def read_any(path: str | Path, fmt: str | None = None, **kwargs) -> list[Protein
     fmt = fmt or detect(path)
     if fmt not in READERS:
         raise FormatError(f"unknown format '{fmt}'; one of {sorted(READERS)}")
-    return READERS[fmt](path, **kwargs)
+    reader = READERS[fmt]
+    try:
+        inspect.signature(reader).bind(path, **kwargs)
+    except TypeError:
+        options = list(inspect.signature(reader).parameters)[1:]
+        raise FormatError(f"{path}: format '{fmt}' has no option {', '.join(sorted(kwargs))} (its options: "
+                          f"{', '.join(options) or 'none'})") from None
+    return reader(path, **kwargs)
 
 
 __all__ = ["READERS", "WRITERS", "detect", "read_any"] + [f.__name__ for f in READERS.values()]

@@ -1,0 +1,13 @@
+"""The file name of a record: one rule for what ss-predict writes (`-o DIR/`) and reads (`--profiles DIR`).
+
+A record id becomes one file name: every character other than a letter, a digit, `.`, `_` or `-` is
+replaced by `_`, and a name starting with `.` gets a `_` in front (no hidden file, no `..`):
+`sp|P69905|HBA_HUMAN` -> `sp_P69905_HBA_HUMAN`, `../x` -> `_.._x`. No `/` survives, so the file is always
+directly inside its folder.
+"""
+from __future__ import annotations
+
+
+def safe_name(rid: str) -> str:
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in rid)
+    return "_" + name if name.startswith(".") else name
