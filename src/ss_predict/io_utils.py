@@ -76,7 +76,7 @@ def _regular_file(path: Path) -> os.stat_result | None:
     return st if stat.S_ISREG(st.st_mode) else None
 
 
-def _take_over(tmp: str, target: Path, path: str | Path) -> None:
+def take_over(tmp: str | Path, target: Path, path: str | Path) -> None:
     """Give the new file the permissions of the one it replaces (and its owner and group where we may),
     or the usual 0666 & ~umask for a new file (mkstemp makes 0600). A file with other hard links is still
     replaced by a new one: those links keep the old content (say so)."""
@@ -124,7 +124,7 @@ def atomic_path(path: str | Path):
     os.close(fd)
     try:
         yield Path(tmp)
-        _take_over(tmp, target, path)
+        take_over(tmp, target, path)
         os.replace(tmp, target)
     except BaseException as e:
         if os.path.exists(tmp):

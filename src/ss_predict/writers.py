@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .names import safe_name  # noqa: F401  (predictor imports it from here)
-from .io_utils import STDIO, atomic_write_bytes, check_writable, write_stdout, write_through_target
+from .io_utils import STDIO, atomic_write_bytes, check_writable, take_over, write_stdout, write_through_target
 from .outputs import EXTENSIONS, TEXT_FORMATS, Prediction, parquet_table, render, render_end, render_record
 
 JOURNAL_VERSION = 1
@@ -217,7 +217,7 @@ class FileSink(Sink):
                 self.journal.write(self.windows, self.records, self.part.stat().st_size, done=True)
             if self.fmt == "parquet":
                 self._to_parquet()
-            _keep_mode(self.target, self.part)
+            take_over(self.part, self.target, self.shown)
             os.replace(self.part, self.target)
             self.journal.remove()
         except OSError as e:
@@ -306,22 +306,6 @@ def _parquet_bytes(preds: list[Prediction]) -> bytes:
     buf = pa.BufferOutputStream()
     pq.write_table(parquet_table(preds), buf)
     return buf.getvalue().to_pybytes()
-
-
-def _keep_mode(target: Path, new: Path) -> None:
-    """The replacing file gets the mode (and, where allowed, the owner) of the file it replaces."""
-    try:
-        st = os.stat(target)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(new, 0o666 & ~umask)
-        return
-    os.chmod(new, st.st_mode & 0o7777)
-    try:
-        os.chown(new, st.st_uid, st.st_gid)
-    except (PermissionError, AttributeError):
-        pass
 
 
 def open_sink(fmt: str, out: str | None, fingerprint: dict, journal: bool, rank_suffix: str = "") -> Sink:
