@@ -174,13 +174,16 @@ class _OneLineParser(argparse.ArgumentParser):
 
 @guarded
 def predict_main(argv: list[str] | None = None) -> None:
+    from .outputs import FORMATS
     ap = _OneLineParser(prog="ss-predict", description="Predict 8- and 3-state secondary structure "
                         "from FASTA with the bundled model (or your checkpoint).")
     ap.add_argument("input", help="FASTA file (one or more records; .gz read transparently), or - for standard input")
     ap.add_argument("-o", "--output", help="output file (- for standard output), or a folder (ending in /) for one "
                     "file per record; default: standard output. Files are replaced whole, symbolic links are "
                     "followed, devices and FIFOs are written through")
-    ap.add_argument("-f", "--format", default="ss2", choices=["ss2", "horiz", "fasta", "json", "csv"])
+    ap.add_argument("-f", "--format", default="ss2", choices=FORMATS,
+                    help="svg, png: a cartoon per record (needs matplotlib); several records into one -o FILE.svg "
+                    "are stacked in one picture, PNG needs -o DIR/ for several")
     ap.add_argument("-m", "--model", default="default",
                     help="bundled model name or checkpoint path; several joined by commas are averaged")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -201,6 +204,7 @@ def predict_main(argv: list[str] | None = None) -> None:
     from .formats.fasta import parse_fasta
     from .inference import resolve_device
     from .io_utils import display_name
+    from .pictures import check_request
     from .prediction import check_output, check_profiles, load_predictor, predict_proteins, write_predictions
 
     dinfo = distributed.from_env()
@@ -215,6 +219,7 @@ def predict_main(argv: list[str] | None = None) -> None:
     if not proteins:
         raise UserError(f"{display_name(args.input)}: no valid records to predict")
     check_output(args.output)  # before the (possibly long) prediction
+    check_request(args.format, len(proteins), args.output)
     device = resolve_device(args.device)
     models, ckpt = load_predictor(args.model, device)  # user errors surface before ranks connect
     check_profiles(proteins, ckpt["features"]["name"], args.profiles)

@@ -10,8 +10,9 @@ import numpy as np
 
 from .alphabet import SS3, SS8
 
-FORMATS = ("ss2", "horiz", "fasta", "json", "csv")
-EXTENSIONS = {"ss2": "ss2", "horiz": "horiz", "fasta": "fasta", "json": "json", "csv": "csv"}
+FORMATS = ("ss2", "horiz", "fasta", "json", "csv", "svg", "png")  # svg, png: pictures.py (matplotlib)
+EXTENSIONS = {"ss2": "ss2", "horiz": "horiz", "fasta": "fasta", "json": "json", "csv": "csv", "svg": "svg",
+              "png": "png"}
 _PSIPRED_ORDER = [SS3.index(s) for s in "CHE"]  # ss2 columns: P(C), P(H), P(E)
 
 
@@ -25,6 +26,11 @@ class Prediction:
     def __repr__(self) -> str:
         ss3 = self.ss3
         return f"Prediction(id={self.id!r}, length={len(self.sequence)}, ss3={ss3[:30]!r}{'...' if len(ss3) > 30 else ''})"
+
+    def plot(self, title: str | None = None):
+        """This prediction as a PSIPRED-style cartoon: a matplotlib Figure (see ss_predict.pictures)."""
+        from .pictures import figure
+        return figure(self, title)
 
     @property
     def ss8(self) -> str:

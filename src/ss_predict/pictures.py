@@ -114,9 +114,9 @@ def _draw_record(c: _Canvas, pred, top: float, prefix: str) -> None:
     n = len(pred.sequence)
     width, tracks, res_in = _layout(n)
     compact = n > COMPACT_ABOVE
-    head = f"{pred.id}   {n:,} residues"
+    head = f"{pred.id} \u00b7 {n:,} residues"
     if compact:
-        head += f"   (compact view above {COMPACT_ABOVE:,} residues: no letters)"
+        head += f" \u00b7 compact view above {COMPACT_ABOVE:,} residues, no letters"
     c.text(LEFT_IN, top + 0.2, head, fontsize=10, weight="bold")
     for s, x in (("H", 2.1), ("E", 1.4), ("C", 0.6)):  # legend, at the right end of the rows
         c.text(LEFT_IN + width * res_in - x, top + 0.2, f"\u25a0 {NAMES[s]}", color=COLOURS[s], fontsize=9)
@@ -242,3 +242,56 @@ def svg(preds, title: str | None = None) -> str:
 def png(preds, title: str | None = None) -> bytes:
     """The picture as PNG bytes."""
     return _save(figure(preds, title), "png")
+
+
+PICTURE_FORMATS = ("svg", "png")
+
+
+def check_request(fmt: str, n_records: int, out: str | None) -> None:
+    """Refuse, before predicting, what `write_pictures` could not write: several records in one PNG, or a
+    PNG on a terminal."""
+    import sys
+
+    from .io_utils import STDIO
+    from .prediction import is_folder_output
+    if fmt != "png":
+        return
+    if n_records > 1 and (out in (None, STDIO) or not is_folder_output(out)):
+        raise UserError(f"{n_records} records make {n_records} PNG pictures: give -o DIR/ for one DIR/<id>.png "
+                        "each (or -f svg, which stacks them in one picture)")
+    if out in (None, STDIO) and sys.stdout is not None and sys.stdout.isatty():
+        raise UserError("a PNG is binary: give -o FILE.png (or redirect standard output)")
+
+
+def write_pictures(preds: list, fmt: str, out: str | None) -> list:
+    """As prediction.write_predictions for svg/png: standard output, one file (SVG: records stacked), or
+    DIR/<id>.svg|png per record; files are replaced whole."""
+    from pathlib import Path
+
+    from .io_utils import STDIO, atomic_path, write_stdout
+    from .prediction import is_folder_output, safe_name
+    check_request(fmt, len(preds), out)
+    draw = svg if fmt == "svg" else png
+    if out in (None, STDIO):
+        data = draw(preds)
+        if fmt == "svg":
+            write_stdout(data)
+        else:
+            import sys
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        return []
+    if is_folder_output(out):
+        names = [safe_name(p.id) for p in preds]
+        if len(set(names)) != len(names):
+            raise UserError("two record ids map to the same file name; write to a single file instead")
+        jobs = [(Path(out) / f"{n}.{fmt}", [p]) for n, p in zip(names, preds)]
+    else:
+        jobs = [(Path(out), preds)]
+    for path, group in jobs:
+        data = draw(group)
+        with atomic_path(path) as tmp:
+            mode = "a" if tmp == path else "w"  # never truncate a device's or descriptor's file
+            with open(tmp, mode + "b") as fh:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return [path for path, _ in jobs]

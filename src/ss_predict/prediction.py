@@ -51,6 +51,9 @@ def write_predictions(preds: list[Prediction], fmt: str, out: str | None) -> lis
     """To stdout (out None or '-'), one file, or one file per record in a folder (out ends with '/' or is a dir).
 
     Files are replaced whole (symbolic links: their target); devices and FIFOs are written through."""
+    if fmt in ("svg", "png"):  # pictures: binary PNG, SVG records stacked in one file
+        from .pictures import write_pictures
+        return write_pictures(preds, fmt, out)
     if out in (None, STDIO):
         write_stdout(render(preds, fmt))
         return []
