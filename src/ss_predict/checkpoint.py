@@ -151,9 +151,17 @@ def model_path(name_or_path: str) -> Path:
 
 def load_models(specs: list[str], device: torch.device) -> tuple[list[torch.nn.Module], dict]:
     """Models of one or more bundled names / checkpoint paths (which must share a feature spec) and the
-    first checkpoint; their probabilities are meant to be averaged."""
-    ckpts = [m for s in specs for m in members(load_checkpoint(model_path(s)))]
+    first checkpoint; their probabilities are meant to be averaged (then scaled by the files' temperature,
+    see calibration.py)."""
+    from .calibration import set_temperature
+    files = [load_checkpoint(model_path(s)) for s in specs]
+    ckpts = [m for f in files for m in members(f)]
     names = {c["features"]["name"] for c in ckpts}
     if len(names) > 1:
         raise UserError(f"models use different feature specs {sorted(names)}; cannot average them")
-    return [build_model(c).to(device) for c in ckpts], ckpts[0]
+    models = []
+    for f in files:  # each file's models carry its fitted temperature (calibration.py)
+        built = [build_model(c).to(device) for c in members(f)]
+        set_temperature(built, f)
+        models += built
+    return models, ckpts[0]

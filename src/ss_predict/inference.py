@@ -9,6 +9,7 @@ import torch
 
 from .alphabet import ss8_to_ss3_matrix
 from .batching import EncodedSet, length_batches
+from .calibration import scaled
 from .distributed import DistInfo, gather_objects
 
 M83 = torch.from_numpy(ss8_to_ss3_matrix())
@@ -64,7 +65,7 @@ def predict_sets(models: list[torch.nn.Module], data: EncodedSet, device: torch.
                 with autocast(device):
                     logits = model(b.x, b.mask)
                 probs = probs + torch.softmax(logits.float(), dim=-1)
-            probs = (probs / len(models)).cpu().numpy()
+            probs = scaled(probs / len(models), models).cpu().numpy()  # calibration.py: the fitted temperature
             for j, i in enumerate(batch.index):
                 out[i] = probs[j, : batch.lengths[j]]
             if progress is not None:
