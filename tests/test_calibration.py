@@ -76,7 +76,7 @@ def test_fit_recovers_the_temperature_of_overconfident_probabilities():
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, data_root):
     """A tiny "built set" (train and valid splits of 40 real labelled chains; which chains does not matter
-    for these mechanics), its manifest, and a tiny model trained on it (by its manifest hash)."""
+    for these mechanics), its manifest, and a tiny random model that names this build as its training data."""
     d = tmp_path_factory.mktemp("build")
     chains = read_any(data_root / "ps4_netsurfp_cb513_ts115" / "TS115_HHblits.csv", "netsurfp_csv")[:40]
     lines = [to_line(p, "test", "valid" if i % 4 == 0 else "train") for i, p in enumerate(chains)]
