@@ -16,6 +16,7 @@ from ss_predict.checkpoint import save_checkpoint
 from ss_predict.features import spec_dict
 from ss_predict.formats import read_any
 from ss_predict.formats.processed import to_line, write_processed
+from ss_predict.inference import to_ss3
 from ss_predict.metrics import calibration, reliability
 from ss_predict.models import create_model
 from ss_predict.records import Protein
@@ -49,7 +50,6 @@ def test_calibration_counts_labelled_residues_only():
     # residue 3 is unscored in 8 states (label -1); a 3-state-only chain counts for 3 states only
     p8 = np.array([[0.7, 0.1, 0.1, 0.02, 0.02, 0.02, 0.02, 0.02]] * 2 + [[0.1, 0.1, 0.6, 0.04, 0.04, 0.04, 0.04,
                                                                            0.04]] * 2)
-    from ss_predict.inference import to_ss3
     a = Protein("a", "ACDE", ss8=np.array([0, 2, 2, -1], dtype=np.int8))
     b = Protein("b", "ACDE", ss3=np.array([2, 2, 1, 1], dtype=np.int8))
     c = calibration([a, b], [p8, p8], [to_ss3(p8), to_ss3(p8)])
@@ -117,7 +117,11 @@ def test_temperature_is_fitted_on_validation_only_and_keeps_the_argmax(built, tm
     raw = Predictor(str(built["ckpt"]), "cpu").predict([(p.id, p.sequence) for p in built["valid"]])
     assert cal["temperature"] == pytest.approx(fit_temperature([p.p8 for p in raw], [p.ss8 for p in built["valid"]]),
                                                abs=2e-4)
+    cal8 = [apply_numpy(p.p8, cal["temperature"]) for p in raw]
+    assert cal["temperature3"] == pytest.approx(fit_temperature([to_ss3(p) for p in cal8],
+                                                                [p.ss3 for p in built["valid"]]), abs=2e-4)
     assert cal["temperature"] > 1.2 and cal["after"]["nll8"] < cal["before"]["nll8"]
+    assert cal["after"]["nll3"] <= cal["before"]["nll3"]
     # applied at prediction: same 8-state argmax, probabilities softmax(log p / T)
     seqs = [(p.id, p.sequence) for p in built["valid"][:5]]
     plain, scaled = Predictor(str(built["ckpt"]), "cpu").predict(seqs), Predictor(str(out), "cpu").predict(seqs)
@@ -125,6 +129,8 @@ def test_temperature_is_fitted_on_validation_only_and_keeps_the_argmax(built, tm
         assert a.ss8 == b.ss8
         np.testing.assert_allclose(b.p8, apply_numpy(a.p8, cal["temperature"]), atol=1e-5)
         assert b.p8.max(1).mean() < a.p8.max(1).mean()  # less confident
+        np.testing.assert_allclose(b.p3, apply_numpy(to_ss3(b.p8), cal["temperature3"]), atol=1e-5)
+        assert b.ss3 == "".join("HEC"[i] for i in to_ss3(b.p8).argmax(1))  # T3 moves no 3-state argmax
     r = calibrate(built["ckpt"], "--build", built["dir"], "-o", out)
     assert r.returncode == 2 and "exists" in r.stderr and r.stderr.count("\n") == 1
 

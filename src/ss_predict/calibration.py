@@ -3,12 +3,15 @@
 A checkpoint file (plain or ensemble) may hold `"calibration": {"temperature": T, "fitted_on": ...,
 "before": {...}, "after": {...}}`. `checkpoint.load_models` gives each model of the file the attribute
 `temperature`; `inference.predict_sets` then turns the (averaged) 8-state probabilities p into
-softmax(log p / T), which for one model is softmax(logits / T). The 3-state probabilities are the sums
-of the calibrated 8-state ones (inference.to_ss3). Several files averaged together are left uncalibrated
-unless they carry the same temperature (each was fitted for its own output).
+softmax(log p / T), which for one model is softmax(logits / T): no 8-state argmax moves. The 3-state
+probabilities are the sums of the calibrated 8-state ones, scaled the same way by their own temperature
+T3 (`"temperature3"`, inference.to_ss3: softmax(log p3 / T3), no 3-state argmax moves beyond what T
+moves). Several files averaged together are left uncalibrated unless they carry the same temperatures
+(each was fitted for its own output).
 
-T is fitted (`fit_temperature`) by minimising the negative log-likelihood of the 8-state labels of the
-validation split only; `fit_checkpoint` writes it into a copy of the checkpoint, weights untouched.
+T, then T3, are fitted (`fit_temperature`) by minimising the negative log-likelihood of the 8-state
+(then 3-state) labels of the validation split only; `fit_file` writes them into a copy of the
+checkpoint, weights untouched.
 """
 from __future__ import annotations
 
@@ -22,10 +25,15 @@ from .errors import UserError
 T_RANGE = (0.25, 4.0)
 
 
-def temperature(models: list) -> float:
+def temperature(models: list, attr: str = "temperature") -> float:
     """The temperature shared by `models` (1.0 when they carry none or different ones)."""
-    temps = {float(getattr(m, "temperature", 1.0)) for m in models}
-    return temps.pop() if len(temps) == 1 else 1.0
+    temps = {(float(getattr(m, "temperature", 1.0)), float(getattr(m, attr, 1.0))) for m in models}
+    return temps.pop()[1] if len(temps) == 1 else 1.0
+
+
+def temperature3(models: list) -> float:
+    """The 3-state temperature shared by `models` (see inference.to_ss3)."""
+    return temperature(models, "temperature3")
 
 
 def scaled(probs: torch.Tensor, models: list) -> torch.Tensor:
@@ -37,14 +45,15 @@ def scaled(probs: torch.Tensor, models: list) -> torch.Tensor:
 
 
 def set_temperature(models: list, ckpt: dict) -> None:
-    """Give the models of one checkpoint file the file's fitted temperature (1.0 without one)."""
-    t = float((ckpt.get("calibration") or {}).get("temperature", 1.0))
+    """Give the models of one checkpoint file the file's fitted temperatures (1.0 without them)."""
+    cal = ckpt.get("calibration") or {}
     for m in models:
-        m.temperature = t
+        m.temperature = float(cal.get("temperature", 1.0))
+        m.temperature3 = float(cal.get("temperature3", 1.0))
 
 
 def _log_probs(probs: list[np.ndarray], labels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """log p of the scored residues (N x 8, float64) and their labels."""
+    """log p of the scored residues (N x states, float64) and their labels."""
     lp, ys = [], []
     for p, y in zip(probs, labels):
         if y is None:
@@ -53,7 +62,7 @@ def _log_probs(probs: list[np.ndarray], labels: list[np.ndarray]) -> tuple[np.nd
         lp.append(np.log(np.clip(p[ok].astype(np.float64), 1e-30, 1)))
         ys.append(y[ok].astype(np.int64))
     if not lp or not sum(len(y) for y in ys):
-        raise UserError("no residues with 8-state labels to fit a temperature on")
+        raise UserError("no labelled residues to fit a temperature on")
     return np.concatenate(lp), np.concatenate(ys)
 
 
@@ -84,9 +93,9 @@ def fit_temperature(probs: list[np.ndarray], labels: list[np.ndarray]) -> float:
     return round(math.exp((lo + hi) / 2), 4)
 
 
-def apply_numpy(p8: np.ndarray, t: float) -> np.ndarray:
-    """softmax(log p8 / t) for a numpy L x 8 array (what predict_sets does for a calibrated model)."""
-    z = np.log(np.clip(p8.astype(np.float64), 1e-30, 1)) / t
+def apply_numpy(p: np.ndarray, t: float) -> np.ndarray:
+    """softmax(log p / t) over the last axis of a numpy array (what predict_sets does with T)."""
+    z = np.log(np.clip(p.astype(np.float64), 1e-30, 1)) / t
     z = np.exp(z - z.max(-1, keepdims=True))
     return (z / z.sum(-1, keepdims=True)).astype(np.float32)
 
@@ -102,13 +111,17 @@ def fit_file(path, valid: list, fitted_on: dict, device: torch.device, max_token
     models, first = load_models([str(path)], device)
     for m in models:
         m.temperature = 1.0  # fit on the raw probabilities, whatever the file holds already
+        m.temperature3 = 1.0
     probs = predict_sets(models, EncodedSet(valid, first["features"]["name"]), device, max_tokens)
     t = fit_temperature(probs, [p.ss8 for p in valid])
     cal = [apply_numpy(p, t) for p in probs]
+    t3 = fit_temperature([to_ss3(p) for p in cal], [p.ss3 for p in valid])
 
-    def summary(ps):
-        c = calibration(valid, ps, [to_ss3(p) for p in ps])
+    def summary(ps, t3):
+        c = calibration(valid, ps, [to_ss3(p, t3) for p in ps])
         return {k: round(c[k], 5) for k in ("nll8", "ece8", "nll3", "ece3")}
-    ckpt["calibration"] = {"temperature": t, "fitted_on": fitted_on, "objective": "8-state NLL",
-                           "before": summary(probs), "after": summary(cal)}
+    ckpt["calibration"] = {"temperature": t, "temperature3": t3, "fitted_on": fitted_on,
+                           "objective": "NLL of the 8-state labels (temperature), then of the 3-state labels "
+                                        "(temperature3, on the 3-state sums of the calibrated probabilities)",
+                           "before": summary(probs, 1.0), "after": summary(cal, t3)}
     return ckpt

@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from .batching import EncodedSet
+from .calibration import temperature3
 from .checkpoint import WEIGHTS, load_models, model_path
 from .config import check_data_paths
 from .errors import UserError
@@ -29,7 +30,7 @@ def evaluate_sets(models: list, feature_spec: str, sets: dict[str, list], device
         with tqdm(total=int(data.lengths.sum()), desc=name, unit="res", unit_scale=True, leave=False,
                   disable=not progress) as bar:
             probs = predict_sets(models, data, device, max_tokens, progress=bar)
-        probs3 = [to_ss3(p) for p in probs]
+        probs3 = [to_ss3(p, temperature3(models)) for p in probs]
         results[name] = score_proteins(proteins, [p.argmax(-1) for p in probs], [p.argmax(-1) for p in probs3])
         results[name]["calibration"] = calibration(proteins, probs, probs3)
         results[name]["per_chain"] = per_chain(proteins, probs3)

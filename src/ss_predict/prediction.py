@@ -8,6 +8,7 @@ import torch
 from tqdm import tqdm
 
 from .batching import EncodedSet
+from .calibration import temperature3
 from .checkpoint import load_models
 from .errors import UserError
 from .features import uses_profile
@@ -29,7 +30,8 @@ def predict_proteins(proteins: list[Protein], models: list, feature_spec: str, d
     total = int(data.lengths.sum())
     with tqdm(total=total, unit="res", disable=not progress, file=sys.stderr) as bar:
         probs = predict_sets(models, data, device, max_tokens, progress=bar, shard=shard)
-    return [Prediction(p.id, p.sequence, pr, to_ss3(pr)) for p, pr in zip(proteins, probs)]
+    t3 = temperature3(models)  # calibration.py
+    return [Prediction(p.id, p.sequence, pr, to_ss3(pr, t3)) for p, pr in zip(proteins, probs)]
 
 
 def safe_name(rid: str) -> str:
