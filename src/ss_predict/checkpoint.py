@@ -291,9 +291,17 @@ def load_models(specs: str | list[str], device: torch.device) -> ModelSet:
     names = parse_model_spec(specs) if isinstance(specs, str) else list(specs)
     if not names:
         raise UserError("no model given")
+    from .calibration import set_temperature
+
     paths = [model_path(s) for s in names]
-    ckpts = [(p, m) for p in paths for m in members(load_checkpoint(p))]
+    files = [(p, load_checkpoint(p)) for p in paths]
+    ckpts = [(p, m) for p, f in files for m in members(f)]
     features = {c["features"]["name"] for _, c in ckpts}
     if len(features) > 1:
         raise UserError(f"models use different feature specs {sorted(features)}; cannot average them")
-    return ModelSet([build_model(c, p).to(device) for p, c in ckpts], features.pop(), ckpts[0][1], paths, device)
+    models = []
+    for p, f in files:  # each file's models carry its fitted temperatures (calibration.py)
+        built = [build_model(c, p).to(device) for c in members(f)]
+        set_temperature(built, f)
+        models += built
+    return ModelSet(models, features.pop(), ckpts[0][1], paths, device)

@@ -231,7 +231,8 @@ def _predict_parser() -> argparse.ArgumentParser:
                     "file per record; default: standard output. Files are replaced whole, symbolic links are "
                     "followed, devices and FIFOs are written through")
     ap.add_argument("-f", "--format", default="ss2", choices=FORMATS,
-                    help="output format (default: ss2, PSIPRED's VFORMAT)")
+                    help="output format (default: ss2, PSIPRED's VFORMAT); svg, png: a cartoon per record (needs "
+                    "matplotlib); several records into one -o FILE.svg are stacked in one picture, PNG needs -o DIR/")
     ap.add_argument("-m", "--model", default="default",
                     help="bundled model name or checkpoint path; several joined by commas are averaged")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

@@ -12,13 +12,14 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from tqdm import tqdm
 
 from .batching import EncodedSet
+from .calibration import temperature3
 from .checkpoint import WEIGHTS, load_models, model_path
 from .config import check_data_paths
 from .errors import UserError
 from .inference import predict_sets, resolve_device, to_ss3
 from .audit import REPORT_HEADER
 from .io_utils import atomic_write_text, read_input_text, write_through_target
-from .metrics import score_proteins
+from .metrics import calibration, score_proteins
 from .splits import load_split
 
 
@@ -30,18 +31,36 @@ def evaluate_sets(models: list, feature_spec: str, sets: dict[str, list], device
         with tqdm(total=int(data.lengths.sum()), desc=name, unit="res", unit_scale=True, leave=False,
                   disable=not progress) as bar:
             probs = predict_sets(models, data, device, max_tokens, progress=bar)
-        results[name] = score_proteins(proteins, [p.argmax(-1) for p in probs],
-                                       [to_ss3(p).argmax(-1) for p in probs])
+        probs3 = [to_ss3(p, temperature3(models)) for p in probs]
+        results[name] = score_proteins(proteins, [p.argmax(-1) for p in probs], [p.argmax(-1) for p in probs3])
+        results[name]["calibration"] = calibration(proteins, probs, probs3)
+        results[name]["per_chain"] = per_chain(proteins, probs3)
     return results
 
 
+def per_chain(proteins, probs3) -> dict:
+    """Length and Q3 (percent) of every chain with 3-state labels (for Q3 against chain length)."""
+    out = {"id": [], "length": [], "q3": []}
+    for p, q in zip(proteins, probs3):
+        ok = p.ss3 >= 0 if p.ss3 is not None else None
+        if ok is None or not ok.any():
+            continue
+        out["id"].append(p.id)
+        out["length"].append(len(p))
+        out["q3"].append(round(100 * float((q.argmax(1)[ok] == p.ss3[ok]).mean()), 3))
+    return out
+
+
 def format_table(results: dict) -> str:
-    head = f"{'set':<12}{'proteins':>9}{'residues':>10}{'Q3':>8}{'Q8':>8}{'SOV3':>8}   F1 H/E/C"
+    head = (f"{'set':<12}{'proteins':>9}{'residues':>10}{'Q3':>8}{'Q8':>8}{'SOV3':>8}{'ECE3':>8}{'ECE8':>8}"
+            "   F1 H/E/C")
     rows = [head, "-" * len(head)]
     for name, r in results.items():
         f1 = "/".join(f"{r['per_class3'][s]['f1']:.2f}" for s in "HEC")
+        cal = r.get("calibration") or {}
         rows.append(f"{name:<12}{r['proteins']:>9}{r['residues_scored']:>10}{r['q3']:>8.2f}{r['q8']:>8.2f}"
-                    f"{r['sov3']:>8.2f}   {f1}")
+                    f"{r['sov3']:>8.2f}{cal.get('ece3', float('nan')):>8.4f}{cal.get('ece8', float('nan')):>8.4f}"
+                    f"   {f1}")
     return "\n".join(rows)
 
 
@@ -143,4 +162,20 @@ def run_eval(cfg: DictConfig) -> dict:
         raise UserError(f"{reason}; the table above is not saved: give output=PATH in a writable folder, "
                         "or set paths.output_dir (SS_OUTPUT_DIR)") from None
     print(f"[ss-eval] wrote {out}")
+    if cfg.get("plots", True):
+        write_plots(report, out)
     return report
+
+
+def write_plots(report: dict, out: Path) -> None:
+    """The PNG plots of eval_plots next to the result JSON (skipped, with one line, without matplotlib)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("[ss-eval] plots skipped: matplotlib is not installed (pip install 'ss-predict[plot]'; "
+              "plots=false hides this line)", file=sys.stderr)
+        return
+    from .eval_plots import write_plots as draw
+    paths = draw(report, out)
+    print(f"[ss-eval] wrote {len(paths)} plots beside it: {out.name[:-5] if out.name.endswith('.json') else out.name}"
+          ".<set>.{confusion,f1,reliability,q3_length}.png")

@@ -9,6 +9,7 @@ import torch
 
 from .alphabet import ss8_to_ss3_matrix
 from .batching import EncodedSet, length_batches
+from .calibration import apply_numpy, scaled
 from .distributed import DistInfo, gather_objects
 
 M83 = torch.from_numpy(ss8_to_ss3_matrix())
@@ -64,7 +65,7 @@ def predict_sets(models: list[torch.nn.Module], data: EncodedSet, device: torch.
                 with autocast(device):
                     logits = model(b.x, b.mask)
                 probs = probs + torch.softmax(logits.float(), dim=-1)
-            probs = (probs / len(models)).cpu().numpy()
+            probs = scaled(probs / len(models), models).cpu().numpy()  # calibration.py: the fitted temperature
             for j, i in enumerate(batch.index):
                 out[i] = probs[j, : batch.lengths[j]]
             if progress is not None:
@@ -75,5 +76,7 @@ def predict_sets(models: list[torch.nn.Module], data: EncodedSet, device: torch.
     return [out[i] for i in range(len(data.proteins))]
 
 
-def to_ss3(p8: np.ndarray) -> np.ndarray:
-    return p8 @ M83.numpy()
+def to_ss3(p8: np.ndarray, temperature3: float = 1.0) -> np.ndarray:
+    """3-state probabilities: sums of the 8-state ones, scaled by a fitted temperature (calibration.py)."""
+    p3 = p8 @ M83.numpy()
+    return p3 if temperature3 == 1.0 else apply_numpy(p3, temperature3)

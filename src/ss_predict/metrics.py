@@ -158,3 +158,53 @@ def score_proteins(proteins, pred8: list[np.ndarray], pred3: list[np.ndarray] | 
             continue
         items.append((p.ss8, p.ss3, y8, ss8_to_ss3(y8) if pred3 is None else pred3[i]))
     return evaluate_predictions(items)
+
+
+ECE_BINS = 15
+
+
+def reliability(conf: np.ndarray, correct: np.ndarray, n_bins: int = ECE_BINS) -> dict:
+    """Expected calibration error and the reliability diagram of top-probability confidences.
+
+    `conf`: the top probability of each scored residue; `correct`: whether its argmax is the label.
+    Bins are equal-width on [0, 1] (bin b holds b/n < conf <= (b+1)/n; a confidence of exactly 0 joins
+    the first); ECE = sum over bins of (residues in bin / residues) * |accuracy - mean confidence|.
+    Keys: ece, residues, bins: [{lo, hi, residues, confidence, accuracy}] (empty bins: residues 0, nan means).
+    """
+    conf, correct = np.asarray(conf, dtype=np.float64).ravel(), np.asarray(correct, dtype=np.float64).ravel()
+    b = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
+    count = np.bincount(b, minlength=n_bins)
+    sum_conf = np.bincount(b, weights=conf, minlength=n_bins)
+    sum_ok = np.bincount(b, weights=correct, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf, acc = sum_conf / count, sum_ok / count
+    n = int(count.sum())
+    ece = float(np.abs(sum_ok - sum_conf).sum() / n) if n else float("nan")
+    bins = [{"lo": i / n_bins, "hi": (i + 1) / n_bins, "residues": int(count[i]),
+             "confidence": float(mean_conf[i]), "accuracy": float(acc[i])} for i in range(n_bins)]
+    return {"ece": ece, "residues": n, "bins": bins}
+
+
+def calibration(proteins, probs8: list[np.ndarray], probs3: list[np.ndarray]) -> dict:
+    """ECE and reliability bins of the 8- and 3-state probabilities over the labelled residues, plus the
+    mean negative log-likelihood of the labels (nll8, nll3)."""
+    parts = {"8": ([], [], []), "3": ([], [], [])}
+    for p, q8, q3 in zip(proteins, probs8, probs3):
+        for key, labels, q in (("8", p.ss8, q8), ("3", p.ss3, q3)):
+            if labels is None:
+                continue
+            ok = labels >= 0
+            q, y = q[ok], labels[ok].astype(np.int64)
+            parts[key][0].append(q.max(1))
+            parts[key][1].append(q.argmax(1) == y)
+            parts[key][2].append(np.log(np.clip(q[np.arange(len(y)), y], 1e-12, 1)))
+    out = {}
+    for key, (conf, correct, logp) in parts.items():
+        if not conf:
+            out[f"ece{key}"], out[f"nll{key}"], out[f"reliability{key}"] = float("nan"), float("nan"), None
+            continue
+        rel = reliability(np.concatenate(conf), np.concatenate(correct))
+        out[f"ece{key}"] = rel["ece"]
+        out[f"nll{key}"] = float(-np.concatenate(logp).mean())
+        out[f"reliability{key}"] = rel
+    return out

@@ -13,7 +13,8 @@ from .alphabet import SS3, SS8
 
 TEXT_FORMATS = ("ss2", "horiz", "fasta", "json", "jsonl", "csv")
 BINARY_FORMATS = ("parquet",)
-FORMATS = TEXT_FORMATS + BINARY_FORMATS
+PICTURE_FORMATS = ("svg", "png")  # pictures.py (matplotlib)
+FORMATS = TEXT_FORMATS + BINARY_FORMATS + PICTURE_FORMATS
 EXTENSIONS = {f: f for f in FORMATS}
 _PSIPRED_ORDER = [SS3.index(s) for s in "CHE"]  # ss2 columns: P(C), P(H), P(E)
 
@@ -28,6 +29,11 @@ class Prediction:
     def __repr__(self) -> str:
         ss3 = self.ss3
         return f"Prediction(id={self.id!r}, length={len(self.sequence)}, ss3={ss3[:30]!r}{'...' if len(ss3) > 30 else ''})"
+
+    def plot(self, title: str | None = None):
+        """This prediction as a PSIPRED-style cartoon: a matplotlib Figure (see ss_predict.pictures)."""
+        from .pictures import figure
+        return figure(self, title)
 
     @property
     def ss8(self) -> str:

@@ -21,7 +21,7 @@ from .errors import FormatError, UserError
 from .features import uses_profile
 from .formats.fasta import iter_proteins, plan_windows, scan_fasta, valid_proteins
 from .io_utils import STDIO, display_name
-from .outputs import FORMATS, Prediction
+from .outputs import FORMATS, PICTURE_FORMATS, Prediction
 from .records import Protein
 
 SOURCE = "sequences"  # names Python input in error messages, as a path names a file
@@ -185,6 +185,7 @@ class Predictor:
         from tqdm import tqdm
 
         from .batching import EncodedSet
+        from .calibration import temperature3
         from .inference import predict_sets, to_ss3
 
         if not proteins:
@@ -197,7 +198,8 @@ class Predictor:
         else:
             probs = predict_sets(self.models, data, self.device, self.max_tokens,
                                  progress=None if progress is None or progress is False else progress)
-        preds = [Prediction(p.id, p.sequence, pr, to_ss3(pr)) for p, pr in zip(proteins, probs)]
+        t3 = temperature3(self.models)  # calibration.py: the file's fitted 3-state temperature
+        preds = [Prediction(p.id, p.sequence, pr, to_ss3(pr, t3)) for p, pr in zip(proteins, probs)]
         for pred in preds:
             if not (np.isfinite(pred.p8).all() and np.isfinite(pred.p3).all()):
                 raise UserError(f"the model gave non-finite probabilities for record '{pred.id}': its weights "
@@ -278,6 +280,9 @@ class Predictor:
                 raise UserError(f"{display_name(source)}: no valid records to predict")
             owned = shard.owns(scan.windows)
             several = scan.records > 1
+            if fmt in PICTURE_FORMATS:
+                from .pictures import check_request
+                check_request(fmt, scan.records, output)
             source_iter = valid_proteins(source, skip_invalid, allow_nucleotide, None, scan.repeats)
         self._report(problems, rank)
         fingerprint = {"input": scan.sha256 if scan else None, "model": self.loaded.fingerprint(), "format": fmt,

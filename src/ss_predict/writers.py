@@ -22,7 +22,8 @@ from pathlib import Path
 from .errors import UserError
 from .names import safe_name  # noqa: F401  (predictor imports it from here)
 from .io_utils import STDIO, atomic_write_bytes, check_writable, take_over, write_stdout, write_through_target
-from .outputs import EXTENSIONS, TEXT_FORMATS, Prediction, parquet_table, render, render_end, render_record
+from .outputs import (BINARY_FORMATS, EXTENSIONS, PICTURE_FORMATS, TEXT_FORMATS, Prediction, parquet_table, render, render_end,
+                      render_record)
 
 JOURNAL_VERSION = 1
 
@@ -37,7 +38,7 @@ def check_output(out: str | None, fmt: str) -> None:
         raise UserError("-o is empty (an unset shell variable?): give a file, a folder ending in /, or - for "
                         "standard output")
     if out in (None, STDIO):
-        if fmt not in TEXT_FORMATS:
+        if fmt in BINARY_FORMATS:
             raise UserError(f"-f {fmt} is a binary format: give -o FILE or -o DIR/, not standard output")
         return
     check_writable(Path(out) / "record" if is_folder_output(out) else out)
@@ -284,7 +285,7 @@ class FolderSink(Sink):
 
     def write(self, index, preds, first, several, last):
         for p in preds:
-            data = render([p], self.fmt).encode() if self.fmt in TEXT_FORMATS else _parquet_bytes([p])
+            data = _record_bytes(p, self.fmt)
             atomic_write_bytes(self.folder / f"{safe_name(p.id)}.{EXTENSIONS[self.fmt]}", data)
         self.windows, self.records = index + 1, self.records + len(preds)
         if self.use_journal:
@@ -300,6 +301,45 @@ class FolderSink(Sink):
         return None
 
 
+class PictureSink(Sink):
+    """SVG / PNG into one file or standard output: the records are drawn when the run ends (SVG: stacked in one
+    picture; PNG: one record only), so this sink holds them all: for many records write -o DIR/."""
+
+    def __init__(self, fmt: str, out: str | None):
+        self.fmt, self.out, self.preds = fmt, out, []
+
+    def write(self, index, preds, first, several, last):
+        self.preds.extend(preds)
+
+    def finish(self):
+        from . import pictures
+        pictures.check_request(self.fmt, len(self.preds), self.out)
+        data = pictures.svg(self.preds) if self.fmt == "svg" else pictures.png(self.preds)
+        data = data.encode() if isinstance(data, str) else data
+        if self.out in (None, STDIO):
+            try:
+                sys.stdout.flush()
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+            except BrokenPipeError:
+                raise
+            except (OSError, AttributeError, ValueError) as e:
+                raise UserError(f"cannot write to standard output: {getattr(e, 'strerror', None) or e}") from None
+        else:
+            atomic_write_bytes(self.out, data)
+
+
+def _record_bytes(p: Prediction, fmt: str) -> bytes:
+    """One record's own file in `fmt` (for -o DIR/)."""
+    if fmt in TEXT_FORMATS:
+        return render([p], fmt).encode()
+    if fmt in PICTURE_FORMATS:
+        from . import pictures
+        data = pictures.svg([p]) if fmt == "svg" else pictures.png([p])
+        return data.encode() if isinstance(data, str) else data
+    return _parquet_bytes([p])
+
+
 def _parquet_bytes(preds: list[Prediction]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -310,12 +350,14 @@ def _parquet_bytes(preds: list[Prediction]) -> bytes:
 
 def open_sink(fmt: str, out: str | None, fingerprint: dict, journal: bool, rank_suffix: str = "") -> Sink:
     """The sink for `-o OUT` (None or '-': standard output; ending in '/' or a folder: one file per record)."""
+    if out not in (None, STDIO) and is_folder_output(out):
+        return FolderSink(fmt, out, fingerprint, rank_suffix, journal)
+    if fmt in PICTURE_FORMATS:
+        return PictureSink(fmt, out)
     if out in (None, STDIO):
         return StreamSink(fmt)
-    if is_folder_output(out):
-        return FolderSink(fmt, out, fingerprint, rank_suffix, journal)
     if write_through_target(out):
-        if fmt not in TEXT_FORMATS:
+        if fmt in BINARY_FORMATS:
             raise UserError(f"-f {fmt} cannot be written through to {out}: give a regular file")
         return StreamSink(fmt, out)
     return FileSink(fmt, out, fingerprint, journal)

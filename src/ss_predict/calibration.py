@@ -1,0 +1,128 @@
+"""Temperature scaling: calibrated probabilities without changing any 8-state argmax.
+
+A checkpoint file (plain or ensemble) may hold `"calibration": {"temperature": T, "fitted_on": ...,
+"before": {...}, "after": {...}}`. `checkpoint.load_models` gives each model of the file the attribute
+`temperature`; `inference.predict_sets` then turns the (averaged) 8-state probabilities p into
+softmax(log p / T), which for one model is softmax(logits / T): no 8-state argmax moves. The 3-state
+probabilities are the sums of the calibrated 8-state ones, scaled the same way by their own temperature
+T3 (`"temperature3"`, inference.to_ss3: softmax(log p3 / T3), no 3-state argmax moves beyond what T
+moves). Several files averaged together are left uncalibrated unless they carry the same temperatures
+(each was fitted for its own output).
+
+T, then T3, are fitted (`fit_temperature`) by minimising the negative log-likelihood of the 8-state
+(then 3-state) labels of the validation split only; `fit_file` writes them into a copy of the
+checkpoint, weights untouched.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .errors import UserError
+
+T_RANGE = (0.25, 4.0)
+
+
+def temperature(models: list, attr: str = "temperature") -> float:
+    """The temperature shared by `models` (1.0 when they carry none or different ones)."""
+    temps = {(float(getattr(m, "temperature", 1.0)), float(getattr(m, attr, 1.0))) for m in models}
+    return temps.pop()[1] if len(temps) == 1 else 1.0
+
+
+def temperature3(models: list) -> float:
+    """The 3-state temperature shared by `models` (see inference.to_ss3)."""
+    return temperature(models, "temperature3")
+
+
+def scaled(probs: torch.Tensor, models: list) -> torch.Tensor:
+    """softmax(log(probs) / T) over the last axis, T = temperature(models); probs as they are for T = 1."""
+    t = temperature(models)
+    if t == 1.0:
+        return probs
+    return torch.softmax(torch.log(probs.clamp_min(1e-30)) / t, dim=-1)
+
+
+def set_temperature(models: list, ckpt: dict) -> None:
+    """Give the models of one checkpoint file the file's fitted temperatures (1.0 without them)."""
+    cal = ckpt.get("calibration") or {}
+    for m in models:
+        m.temperature = float(cal.get("temperature", 1.0))
+        m.temperature3 = float(cal.get("temperature3", 1.0))
+
+
+def _log_probs(probs: list[np.ndarray], labels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """log p of the scored residues (N x states, float64) and their labels."""
+    lp, ys = [], []
+    for p, y in zip(probs, labels):
+        if y is None:
+            continue
+        ok = y >= 0
+        lp.append(np.log(np.clip(p[ok].astype(np.float64), 1e-30, 1)))
+        ys.append(y[ok].astype(np.int64))
+    if not lp or not sum(len(y) for y in ys):
+        raise UserError("no labelled residues to fit a temperature on")
+    return np.concatenate(lp), np.concatenate(ys)
+
+
+def nll(logp: np.ndarray, y: np.ndarray, t: float) -> float:
+    z = logp / t
+    z = z - z.max(1, keepdims=True)
+    lse = np.log(np.exp(z).sum(1))
+    return float((lse - z[np.arange(len(y)), y]).mean())
+
+
+def fit_temperature(probs: list[np.ndarray], labels: list[np.ndarray]) -> float:
+    """The T in T_RANGE minimising the mean NLL of softmax(log p / T) on the labelled residues
+    (golden-section search on log T; the NLL is convex in 1/T)."""
+    logp, y = _log_probs(probs, labels)
+    lo, hi = math.log(T_RANGE[0]), math.log(T_RANGE[1])
+    g = (math.sqrt(5) - 1) / 2
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    fa, fb = nll(logp, y, math.exp(a)), nll(logp, y, math.exp(b))
+    for _ in range(60):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - g * (hi - lo)
+            fa = nll(logp, y, math.exp(a))
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + g * (hi - lo)
+            fb = nll(logp, y, math.exp(b))
+    return round(math.exp((lo + hi) / 2), 4)
+
+
+def apply_numpy(p: np.ndarray, t: float) -> np.ndarray:
+    """softmax(log p / t) over the last axis of a numpy array (what predict_sets does with T)."""
+    z = np.log(np.clip(p.astype(np.float64), 1e-30, 1)) / t
+    z = np.exp(z - z.max(-1, keepdims=True))
+    return (z / z.sum(-1, keepdims=True)).astype(np.float32)
+
+
+def fit_file(path, valid: list, fitted_on: dict, device: torch.device, max_tokens: int = 65536) -> dict:
+    """Fit the temperature of checkpoint file `path` on the validation proteins `valid`; returns the file's
+    dict with "calibration" set (weights untouched): temperature, fitted_on, and NLL/ECE before and after."""
+    from .batching import EncodedSet
+    from .checkpoint import load_checkpoint, load_models
+    from .inference import predict_sets, to_ss3
+    from .metrics import calibration
+    ckpt = load_checkpoint(path)
+    loaded = load_models([str(path)], device)
+    models = loaded.models
+    for m in models:
+        m.temperature = 1.0  # fit on the raw probabilities, whatever the file holds already
+        m.temperature3 = 1.0
+    probs = predict_sets(models, EncodedSet(valid, loaded.features), device, max_tokens)
+    t = fit_temperature(probs, [p.ss8 for p in valid])
+    cal = [apply_numpy(p, t) for p in probs]
+    t3 = fit_temperature([to_ss3(p) for p in cal], [p.ss3 for p in valid])
+
+    def summary(ps, t3):
+        c = calibration(valid, ps, [to_ss3(p, t3) for p in ps])
+        return {k: round(c[k], 5) for k in ("nll8", "ece8", "nll3", "ece3")}
+    ckpt["calibration"] = {"temperature": t, "temperature3": t3, "fitted_on": fitted_on,
+                           "objective": "NLL of the 8-state labels (temperature), then of the 3-state labels "
+                                        "(temperature3, on the 3-state sums of the calibrated probabilities)",
+                           "before": summary(probs, 1.0), "after": summary(cal, t3)}
+    return ckpt

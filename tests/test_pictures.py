@@ -1,0 +1,137 @@
+"""Cartoons of predictions (pictures.py): valid SVG/PNG, one glyph per segment, wrapping, long chains, CLI."""
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib", reason="pictures need matplotlib (the plot extra)")
+
+from ss_predict import pictures  # noqa: E402
+from ss_predict.alphabet import SS8  # noqa: E402
+from ss_predict.api import Predictor  # noqa: E402
+from ss_predict.errors import UserError  # noqa: E402
+from ss_predict.inference import to_ss3  # noqa: E402
+from ss_predict.outputs import Prediction  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "example.fasta"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def example_preds():
+    return Predictor("default", "cpu").predict(str(EXAMPLE))
+
+
+def from_ss8(ss8: str, seed: int = 0) -> Prediction:
+    """A prediction whose 8-state argmax is `ss8` (probabilities 0.55-0.95 on the chosen state)."""
+    rng = np.random.default_rng(seed)
+    p8 = rng.uniform(0, 1, (len(ss8), 8)).astype(np.float32)
+    top = rng.uniform(0.55, 0.95, len(ss8))
+    p8 = p8 / p8.sum(1, keepdims=True) * (1 - top)[:, None]
+    p8[np.arange(len(ss8)), [SS8.index(c) for c in ss8]] += top
+    seq = "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), len(ss8)))
+    return Prediction("made_up", seq, p8, to_ss3(p8))
+
+
+def ids(svg_text: str) -> list[str]:
+    return [el.get("id") for el in ET.fromstring(svg_text).iter() if el.get("id")]
+
+
+def glyphs(svg_text: str, kind: str) -> list[str]:
+    return [i for i in ids(svg_text) if re.fullmatch(rf"(r\d+-)?{kind}\d+(-cont\d+)?", i)]
+
+
+def test_svg_has_one_glyph_per_segment_of_the_prediction(example_preds):
+    ubq = example_preds[0]
+    text = pictures.svg(ubq)
+    root = ET.fromstring(text)
+    assert root.tag == f"{SVG_NS}svg"
+    for state, kind in (("H", "helix"), ("E", "strand"), ("C", "coil")):
+        n = len(re.findall(f"{state}+", ubq.ss3))
+        assert n > 0
+        assert sorted(glyphs(text, kind)) == sorted(f"{kind}{k}" for k in range(1, n + 1))
+    letters = "".join(el.text or "" for el in root.iter(f"{SVG_NS}text"))
+    assert ubq.sequence in letters and ubq.ss8 in letters  # residue letters and 8-state string as text
+    for k in range(10, len(ubq.sequence) + 1, 10):
+        assert any((el.text or "").strip() == str(k) for el in root.iter(f"{SVG_NS}text"))
+
+
+def test_segments_wrap_at_the_row_width():
+    # a helix over residues 91-120 crosses the row boundary (100) and a strand ends the chain
+    ss8 = "C" * 90 + "H" * 30 + "C" * 10 + "E" * 8 + "C" * 52 + "E" * 50
+    pred = from_ss8(ss8)
+    assert pred.ss3 == "".join("H" if c == "H" else "E" if c == "E" else "C" for c in ss8)
+    text = pictures.svg(pred)
+    assert glyphs(text, "helix") == ["helix1", "helix1-cont1"]
+    assert sorted(glyphs(text, "strand")) == ["strand1", "strand2", "strand2-cont1"]  # 191-240 crosses 200
+    assert sorted(glyphs(text, "coil")) == ["coil1", "coil2", "coil3"]  # 1-90, 121-130, 139-190
+
+
+def test_png_is_a_png_of_the_figure_size(example_preds):
+    data = pictures.png(example_preds[1])
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    fig = example_preds[1].plot()
+    w_in, h_in = fig.get_size_inches()
+    assert abs(width - w_in * pictures.DPI) <= 1 and abs(height - h_in * pictures.DPI) <= 1
+    assert height > width / 10  # two rows of 100 residues for lysozyme's 129
+
+
+def test_several_records_stack_in_one_svg(example_preds):
+    text = pictures.svg(example_preds)
+    assert all(f"{p.id} \u00b7 {len(p.sequence)} residues" in text for p in example_preds)
+    assert "r1-helix1" in ids(text) and "r2-helix1" in ids(text)
+
+
+def test_a_long_chain_renders_compact_and_a_huge_one_is_refused():
+    n = 12_345
+    pred = from_ss8(("CCHHHHHHHHHHCCCEEEEECC" * 600)[:n], seed=1)
+    text = pictures.svg(pred)
+    rows = {i.split("-")[0] for i in ids(text) if re.fullmatch(r"row\d+-(helix|strand|coil)", i)}
+    assert len(rows) == -(-n // pictures.COMPACT_ROW)
+    assert not glyphs(text, "helix")  # compact: grouped per row, no element per glyph
+    assert pred.sequence[:50] not in text  # no letters
+    huge = Prediction("huge", "A" * (pictures.MAX_RESIDUES + 1), np.zeros((1, 8)), np.zeros((1, 3)))
+    with pytest.raises(UserError, match="huge.*100,001 residues"):
+        pictures.figure(huge)
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-c", "from ss_predict.cli import predict_main; predict_main()", *args],
+                          capture_output=True, text=True)
+
+
+def test_cli_pictures(tmp_path):
+    r = cli(str(EXAMPLE), "-f", "png", "-o", str(tmp_path / "all.png"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "-o DIR/" in r.stderr
+    assert not (tmp_path / "all.png").exists()
+    r = cli(str(EXAMPLE), "-f", "png", "-o", f"{tmp_path}/pics/")
+    assert r.returncode == 0, r.stderr
+    files = sorted(p.name for p in (tmp_path / "pics").iterdir())
+    assert files == ["lysozyme_chicken.png", "trp_cage.png", "ubiquitin_human.png"]
+    assert all((tmp_path / "pics" / f).read_bytes()[:4] == b"\x89PNG" for f in files)
+    r = cli(str(EXAMPLE), "-f", "svg", "-o", str(tmp_path / "all.svg"))
+    assert r.returncode == 0, r.stderr
+    assert len(glyphs((tmp_path / "all.svg").read_text(), "helix")) >= 3
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")),
+                    reason="headless Chromium (Debian package chromium) not installed")
+def test_svg_opens_in_headless_chromium(example_preds, tmp_path):
+    svg = tmp_path / "ubq.svg"
+    svg.write_text(pictures.svg(example_preds[0]))
+    shot = tmp_path / "shot.png"
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=900,250", svg.as_uri()], capture_output=True, timeout=120)
+    from matplotlib.image import imread
+    img = imread(shot)[..., :3]
+    pink = np.all(np.abs(img - np.array([0xe8, 0x46, 0x7c]) / 255) < 0.08, axis=-1)
+    assert pink.sum() > 500  # the helix cylinders are drawn (the browser rendered the SVG)
