@@ -7,7 +7,7 @@ import contextlib
 import importlib.util
 import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from enum import Enum
 from importlib import resources
 from pathlib import Path
@@ -25,14 +25,7 @@ from ..api import SOURCE
 from ..errors import FormatError
 from ..outputs import render
 from .batcher import Batcher, QueueFull
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_residues: int = 100_000       # residues in one request
-    max_body: int = 4 * 1024 * 1024   # bytes of one request body
-    max_queue: int = 64               # requests waiting for the model
-    timeout: float = 60.0             # seconds from a request's arrival to its answer
+from .limits import Limits
 
 
 class Format(str, Enum):

@@ -11,6 +11,7 @@ import sys
 from .. import __version__
 from ..cli import _OneLineParser, _positive_int, guarded
 from ..errors import UserError
+from .limits import Limits
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 
@@ -32,7 +33,6 @@ def _seconds(text: str) -> float:
 
 
 def parse_args(argv: list[str] | None):
-    from .app import Limits
     d = Limits()
     ap = _OneLineParser(prog="ss-serve", description="Serve ss-predict's model: a web page at / and a JSON API at "
                         "/api/predict (OpenAPI docs at /docs). Requests are queued and predicted together in "
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from ..api import Predictor
     from ..features import uses_profile
-    from .app import Limits, create_app, model_label
+    from .app import create_app, model_label
 
     if args.threads:
         torch.set_num_threads(args.threads)
