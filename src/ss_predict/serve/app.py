@@ -193,7 +193,7 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
         deadline = loop.time() + limits.timeout
         try:
             body = await asyncio.wait_for(read_body(request, limits.max_body), limits.timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             raise ApiError(408, f"the request body did not arrive within {limits.timeout:g} s") from None
         proteins = await run_in_threadpool(lambda: predictor.read(sequences_of(
             body, request.headers.get("content-type", ""))))
@@ -210,7 +210,7 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
         waiting = asyncio.wrap_future(future)
         try:
             preds = await asyncio.wait_for(waiting, max(0.0, deadline - loop.time()))
-        except TimeoutError:  # wait_for cancelled the future: the worker skips it if it has not started it
+        except asyncio.TimeoutError:  # wait_for cancelled the future: the worker skips it if it has not started it
             raise ApiError(504, f"no prediction within {limits.timeout:g} s (the server is busy); "
                                 "try again later or send fewer residues") from None
         text = await run_in_threadpool(lambda: render_svg(preds) if fmt.value == "svg" else render(preds, fmt.value))
