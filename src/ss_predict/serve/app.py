@@ -1,0 +1,229 @@
+"""The ASGI app of ss-serve (FastAPI): POST /api/predict, GET /api/health, GET / (the page); the OpenAPI
+schema at /openapi.json, its docs at /docs and /redoc. Every error a client sees is JSON {"error": "one line"}."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import io
+import json
+from dataclasses import asdict
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+
+from Bio.SeqIO.FastaIO import SimpleFastaParser
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from .. import __version__
+from ..api import SOURCE
+from ..errors import FormatError
+from ..outputs import render
+from .batcher import Batcher, QueueFull
+from .limits import Limits
+
+
+class Format(str, Enum):
+    json = "json"
+    ss2 = "ss2"
+    horiz = "horiz"
+    fasta = "fasta"
+    svg = "svg"
+
+
+MEDIA = {"json": "application/json", "svg": "image/svg+xml"}  # the others: text/plain
+PICTURES = "ss_predict.pictures"  # svg(pred) -> str, the cartoon; the svg format needs it
+PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+            "img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+UBIQUITIN = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.headers = status, headers
+
+
+def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it is known to exceed `limit` bytes (declared or streamed)."""
+    too_big = f"the request body is over {limit:,} bytes, the most this server takes; send fewer sequences"
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, too_big)
+    chunks, n = [], 0
+    async for chunk in request.stream():
+        n += len(chunk)
+        if n > limit:
+            raise ApiError(413, too_big)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def sequences_of(body: bytes, content_type: str):
+    """What `Predictor.read` takes, from FASTA text or JSON {"sequences": {id: seq} | [{"id", "sequence"}]}."""
+    media = content_type.split(";")[0].strip().lower()
+    if media.startswith("multipart/"):
+        raise ApiError(415, "send FASTA as the body (text/plain) or JSON, not as a form upload")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{SOURCE}: the request body is not UTF-8 text (byte {e.start + 1})") from None
+    if media == "application/json" or media.endswith("+json"):
+        return _json_sequences(text)
+    if not text.strip():
+        raise FormatError(f"{SOURCE}: empty request body (give FASTA text or JSON)")
+    if not text.lstrip().startswith(">"):
+        raise FormatError(f"{SOURCE}: line 1 does not start with '>' (not FASTA)")
+    return list(SimpleFastaParser(io.StringIO(text)))
+
+
+def _json_sequences(text: str):
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ApiError(400, f"the request body is not JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
+    seqs = doc.get("sequences") if isinstance(doc, dict) else None
+    if isinstance(seqs, dict):
+        for rid, seq in seqs.items():
+            if not isinstance(seq, str):
+                raise FormatError(f"{SOURCE}: record '{rid}': the sequence must be a string")
+        return seqs
+    if isinstance(seqs, list):
+        for n, item in enumerate(seqs, start=1):
+            if not (isinstance(item, dict) and isinstance(item.get("id"), str)
+                    and isinstance(item.get("sequence"), str)):
+                raise FormatError(f'{SOURCE}: item {n} is not {{"id": "...", "sequence": "..."}} with string values')
+        return [(item["id"], item["sequence"]) for item in seqs]
+    raise FormatError(f'{SOURCE}: expected JSON {{"sequences": {{"ID": "SEQUENCE", ...}}}} or '
+                      '{"sequences": [{"id": "ID", "sequence": "SEQUENCE"}, ...]}')
+
+
+def model_label(spec: str) -> str:
+    """The model as /api/health names it: bundled names as given, checkpoint files by file name only."""
+    return ",".join(Path(s.strip()).name for s in spec.split(",") if s.strip())
+
+
+def render_svg(preds: list) -> str:
+    from ..pictures import svg  # noqa: PLC0415 (optional module; checked before the request is queued)
+    return svg(preds)  # several records: stacked in one picture, as ss-predict -f svg -o FILE.svg
+
+
+def _check_format(fmt: str, n_records: int) -> None:
+    if fmt != "svg":
+        return
+    if importlib.util.find_spec(PICTURES) is None:
+        raise ApiError(400, "format svg needs ss_predict.pictures, which this installation lacks; "
+                            "use json, ss2, horiz or fasta")
+
+
+PREDICT_BODY = {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "required": ["sequences"], "properties": {"sequences": {
+        "oneOf": [{"type": "object", "additionalProperties": {"type": "string"}},
+                  {"type": "array", "items": {"type": "object", "required": ["id", "sequence"], "properties": {
+                      "id": {"type": "string"}, "sequence": {"type": "string"}}}}]}}},
+                         "example": {"sequences": {"ubiquitin": UBIQUITIN}}},
+    "text/plain": {"schema": {"type": "string"}, "example": f">ubiquitin\n{UBIQUITIN}\n"}}}
+ERRORS = {s: {"model": ErrorBody, "description": d} for s, d in {
+    400: "unreadable JSON, or a format this request cannot have", 413: "body or residues over the limit",
+    415: "a form upload", 422: "an invalid sequence (the message names record and position)",
+    503: "the queue is full (see Retry-After)", 504: "no answer within the time limit"}.items()}
+
+
+def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
+    """The app around a loaded `ss_predict.Predictor`; one model thread serves every request."""
+    batcher = Batcher(predictor.predict_proteins, limits.max_queue, predictor.max_tokens)
+    page = resources.files("ss_predict.serve").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        batcher.start()
+        try:
+            yield
+        finally:  # after the server's graceful shutdown: finish what is queued, then stop the thread
+            await run_in_threadpool(batcher.stop)
+
+    app = FastAPI(title="ss-predict", version=__version__, lifespan=lifespan,
+                  description="Protein secondary structure (8-state DSSP and 3-state H/E/C) from sequence.")
+    app.state.batcher, app.state.limits = batcher, limits
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request, e: ApiError):
+        return error(e.status, str(e), e.headers)
+
+    @app.exception_handler(FormatError)
+    async def _format_error(request, e: FormatError):
+        return error(422, str(e))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request, e: RequestValidationError):
+        return error(422, "; ".join(f"{err['loc'][0]} parameter {'.'.join(map(str, err['loc'][1:]))}: {err['msg']}"
+                                    for err in e.errors()))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request, e: HTTPException):
+        return error(e.status_code, str(e.detail), getattr(e, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(request, e: Exception):  # the traceback goes to the server's log, never to the client
+        return error(500, "internal server error; the server's log has the details")
+
+    @app.post("/api/predict", responses={**ERRORS, 200: {"description": "the predictions in the chosen format",
+                                                          "content": {"text/plain": {}, "image/svg+xml": {}}}},
+              openapi_extra={"requestBody": PREDICT_BODY}, summary="Predict secondary structure")
+    async def predict(request: Request, fmt: Format = Query(Format.json, alias="format",
+                                                            description="json: ss-predict's JSON records")):
+        """FASTA text (text/plain) or JSON; the answer is what `ss-predict -f FORMAT` writes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limits.timeout
+        try:
+            body = await asyncio.wait_for(read_body(request, limits.max_body), limits.timeout)
+        except asyncio.TimeoutError:
+            raise ApiError(408, f"the request body did not arrive within {limits.timeout:g} s") from None
+        proteins = await run_in_threadpool(lambda: predictor.read(sequences_of(
+            body, request.headers.get("content-type", ""))))
+        residues = sum(len(p.sequence) for p in proteins)
+        if residues > limits.max_residues:
+            raise ApiError(413, f"{residues:,} residues in this request; this server takes at most "
+                                f"{limits.max_residues:,} per request: split it")
+        _check_format(fmt.value, len(proteins))
+        try:
+            future = batcher.submit(proteins)
+        except QueueFull as e:
+            raise ApiError(503, f"busy: {e}; try again later",
+                           {"Retry-After": str(batcher.retry_after())}) from None
+        waiting = asyncio.wrap_future(future)
+        try:
+            preds = await asyncio.wait_for(waiting, max(0.0, deadline - loop.time()))
+        except asyncio.TimeoutError:  # wait_for cancelled the future: the worker skips it if it has not started it
+            raise ApiError(504, f"no prediction within {limits.timeout:g} s (the server is busy); "
+                                "try again later or send fewer residues") from None
+        text = await run_in_threadpool(lambda: render_svg(preds) if fmt.value == "svg" else render(preds, fmt.value))
+        return Response(text, media_type=MEDIA.get(fmt.value, "text/plain; charset=utf-8"))
+
+    @app.get("/api/health", summary="Model, version, queue")
+    async def health():
+        return {"status": "ok", "model": model_label(predictor.model), "version": __version__,
+                "device": str(predictor.device), "queue_depth": batcher.depth,
+                "queued_residues": batcher.queued_residues,
+                "served": {"requests": batcher.requests, "runs": batcher.runs, "residues": batcher.residues},
+                "limits": {**asdict(limits), "max_tokens": predictor.max_tokens}}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index():
+        return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff",
+                                           "Referrer-Policy": "no-referrer"})
+
+    return app

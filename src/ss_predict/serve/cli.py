@@ -1,0 +1,134 @@
+"""ss-serve: one loaded model behind a web page and a JSON API (uvicorn). Startup problems (a bad -m, a port in
+use, a bad limit) end in one line and exit status 2; SIGTERM or Ctrl-C finish the requests in flight, exit 0."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import socket
+import sys
+
+from .. import __version__
+from ..cli import _OneLineParser, _positive_int, guarded
+from ..errors import UserError
+from .limits import Limits
+
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number (0 to 65535; 0: any free port)")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        s = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 < s <= 24 * 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 86400 seconds, got {text}")
+    return s
+
+
+def parse_args(argv: list[str] | None):
+    d = Limits()
+    ap = _OneLineParser(prog="ss-serve", description="Serve ss-predict's model: a web page at / and a JSON API at "
+                        "/api/predict (OpenAPI docs at /docs). Requests are queued and predicted together in "
+                        "token-budget batches by one model thread.")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
+                    "only; 0.0.0.0 opens it to the network, without any authentication)")
+    ap.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000; 0: any free port)")
+    ap.add_argument("-m", "--model", default="default",
+                    help="bundled model name or checkpoint path (several joined by commas are averaged); "
+                    "fixed for the server's life")
+    ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    ap.add_argument("--max-tokens", type=_positive_int, default=32768, help="residues per batch (as ss-predict)")
+    ap.add_argument("--threads", type=_positive_int, help="CPU threads for the model (default: PyTorch's choice)")
+    ap.add_argument("--max-residues", type=_positive_int, default=d.max_residues,
+                    help=f"residues in one request (default {d.max_residues}; more: 413)")
+    ap.add_argument("--max-body", type=_positive_int, default=d.max_body,
+                    help=f"bytes in one request body (default {d.max_body}; more: 413)")
+    ap.add_argument("--max-queue", type=_positive_int, default=d.max_queue,
+                    help=f"requests waiting for the model (default {d.max_queue}; more: 503 with Retry-After)")
+    ap.add_argument("--timeout", type=_seconds, default=d.timeout,
+                    help=f"seconds from a request's arrival to its answer (default {d.timeout:g}; later: 504)")
+    ap.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
+    ap.add_argument("--version", action="version", version=f"ss-serve (ss-predict {__version__})")
+    return ap.parse_args(argv)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, or one line saying why not (before the model is loaded)."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as e:
+        raise UserError(f"--host {host}: {e.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+        sock.listen(1024)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise UserError(f"port {port} on {host} is in use (another server?): choose another --port") from None
+        raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    return sock
+
+
+def _server(config):
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises the signal that stopped it once it has drained; a drained server exits 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()
+
+    return Server(config)
+
+
+@guarded
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError as e:
+        raise UserError(f"ss-serve needs {e.name}: pip install 'ss-predict[serve]'") from None
+    if args.host in ALL_INTERFACES:
+        print(f"ss-serve: warning: listening on all interfaces ({args.host or 'any'}): anyone who can reach this "
+              "machine can use the server, which has no authentication; --host 127.0.0.1 keeps it local",
+              file=sys.stderr, flush=True)
+    sock = listen(args.host, args.port)
+    import torch
+
+    from ..api import Predictor
+    from ..features import uses_profile
+    from .app import create_app, model_label
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    predictor = Predictor(args.model, args.device, args.max_tokens)
+    if uses_profile(predictor.features):
+        raise UserError(f"model '{args.model}' needs profiles, which a request cannot send; serve a "
+                        "sequence-only model")
+    limits = Limits(args.max_residues, args.max_body, args.max_queue, args.timeout)
+    config = uvicorn.Config(create_app(predictor, limits), log_level="info", access_log=not args.no_access_log,
+                            timeout_graceful_shutdown=int(args.timeout) + 5, timeout_keep_alive=5,
+                            limit_concurrency=max(1000, 4 * args.max_queue), server_header=False,
+                            proxy_headers=False)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"ss-serve: model {model_label(args.model)} on {predictor.device}: http://{shown}:{port}/ "
+          "(API /api/predict, docs /docs); SIGTERM or Ctrl-C stops it", file=sys.stderr, flush=True)
+    server = _server(config)
+    server.run(sockets=[sock])
+    if not server.started:
+        raise UserError("the server did not start (see the log above)")

@@ -1,0 +1,403 @@
+"""ss-serve: the JSON API in-process (same answers as ss-predict, every limit, one-line errors), requests
+coalesced by the model thread, startup errors and SIGTERM drain on a real server process, and the page
+in a real headless Chromium."""
+import contextlib
+import copy
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi", reason="ss-serve needs the serve extra (fastapi)")
+pytest.importorskip("httpx", reason="the API tests need httpx (Starlette's TestClient)")
+pytest.importorskip("uvicorn", reason="ss-serve needs the serve extra (uvicorn)")
+
+import httpx  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+import ss_predict  # noqa: E402
+from ss_predict.cli import predict_main  # noqa: E402
+from ss_predict.serve.app import create_app  # noqa: E402
+from ss_predict.serve.limits import Limits  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "example.fasta"
+UBIQUITIN = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
+SS_SERVE = [sys.executable, "-c", "import sys; from ss_predict.serve.cli import main; sys.exit(main())"]
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return ss_predict.Predictor(model="default", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def cb513(data_root):
+    """(id, sequence) of the first CB513 chains (real sequences, 20 to 700 residues)."""
+    from Bio.SeqIO.FastaIO import SimpleFastaParser
+    with open(data_root / "ps4_netsurfp_cb513_ts115" / "CB513.fasta") as f:
+        return [(t.split()[0], s) for t, s in SimpleFastaParser(f)][:40]
+
+
+@contextlib.contextmanager
+def serving(predictor, **limits):
+    with TestClient(create_app(predictor, Limits(**limits)), raise_server_exceptions=False) as client:
+        yield client
+
+
+class Gated:
+    """The real predictor, whose model thread waits at a gate before each run (to line requests up)."""
+
+    def __init__(self, predictor):
+        self.inner, self.gate, self.entered = predictor, threading.Event(), threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def predict_proteins(self, proteins, **kw):
+        self.entered.set()
+        assert self.gate.wait(60)
+        return self.inner.predict_proteins(proteins, **kw)
+
+
+def cli_output(path, fmt="json"):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        predict_main([str(path), "-f", fmt, "--device", "cpu"])
+    return out.getvalue()
+
+
+def cli_error(path, capsys):
+    with pytest.raises(SystemExit) as e:
+        predict_main([str(path), "--device", "cpu"])
+    assert e.value.code == 2
+    return capsys.readouterr().err.strip().removeprefix("error: ")
+
+
+def fasta(pairs):
+    return "".join(f">{i}\n{s}\n" for i, s in pairs)
+
+
+def assert_same_records(got, want):
+    assert [(r["id"], r["sequence"], r["ss8"], r["ss3"]) for r in got] == \
+           [(r["id"], r["sequence"], r["ss8"], r["ss3"]) for r in want]
+    for g, w in zip(got, want):  # 4-decimal JSON numbers; a batch of other lengths moves them by ~1e-7
+        np.testing.assert_allclose(g["p8"], w["p8"], atol=1.01e-4)
+        np.testing.assert_allclose(g["p3"], w["p3"], atol=1.01e-4)
+
+
+def wait_for(cond, what, timeout=30.0):
+    t0 = time.monotonic()
+    while not cond():
+        assert time.monotonic() - t0 < timeout, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+# ---------------------------------------------------------------- the API, in-process
+
+def test_every_input_form_and_format_gives_what_ss_predict_writes(predictor, tmp_path):
+    text = EXAMPLE.read_text()
+    with serving(predictor) as c:
+        r = c.post("/api/predict", content=text, headers={"Content-Type": "text/plain"})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        records = r.json()
+        assert records == json.loads(cli_output(EXAMPLE))  # the same batch as the CLI's: the same numbers
+        pairs = [(rec["id"], rec["sequence"]) for rec in records]
+        as_map = c.post("/api/predict", json={"sequences": dict(pairs)}).json()
+        as_list = c.post("/api/predict", json={"sequences": [{"id": i, "sequence": s} for i, s in pairs]}).json()
+        assert as_map == as_list == records
+        for fmt in ("ss2", "horiz", "fasta"):
+            r = c.post(f"/api/predict?format={fmt}", content=text)
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+            assert r.text == cli_output(EXAMPLE, fmt), fmt
+
+
+def test_health_openapi_and_page(predictor):
+    with serving(predictor, max_queue=7) as c:
+        h = c.get("/api/health").json()
+        assert h["status"] == "ok" and h["model"] == "default" and h["version"] == ss_predict.__version__
+        assert h["queue_depth"] == 0 and h["limits"]["max_queue"] == 7 and h["device"] == "cpu"
+        c.post("/api/predict", json={"sequences": {"u": UBIQUITIN}})
+        assert c.get("/api/health").json()["served"] == {"requests": 1, "runs": 1, "residues": len(UBIQUITIN)}
+        schema = c.get("/openapi.json").json()
+        body = schema["paths"]["/api/predict"]["post"]["requestBody"]["content"]
+        assert {"application/json", "text/plain"} <= set(body)
+        assert "/api/health" in schema["paths"] and c.get("/docs").status_code == 200
+        page = c.get("/")
+        assert page.status_code == 200 and "<textarea" in page.text
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        # nothing on the page loads from elsewhere: no absolute URLs in src/href attributes or fetches
+        assert not re.search(r"""(src|href)=["']?(https?:)?//|fetch\(["']https?:""", page.text)
+
+
+def test_bad_input_is_a_one_line_json_error_as_the_cli_says_it(predictor, tmp_path, capsys):
+    bad = tmp_path / "bad.fasta"
+    bad.write_text(f">ok\n{UBIQUITIN}\n>broken\nMKVL1AG\n")
+    with serving(predictor) as c:
+        r = c.post("/api/predict", content=bad.read_text())
+        assert r.status_code == 422
+        assert r.json() == {"error": cli_error(bad, capsys).replace(str(bad), "sequences")}
+        assert "record 'broken' position 5" in r.json()["error"]
+        cases = {  # body, content type -> status, words of the message
+            ("", "text/plain"): (422, "empty request body"),
+            (UBIQUITIN, "text/plain"): (422, "line 1 does not start with '>'"),
+            (b"\xff\xfe>a\nMKV", "text/plain"): (422, "not UTF-8"),
+            (">a\nMKV\n>a\nMKV\n", "text/plain"): (422, "duplicate id 'a'"),
+            ('{"sequences": {"a": "MK', "application/json"): (400, "not JSON"),
+            ('{"seqs": []}', "application/json"): (422, '{"sequences"'),
+            ('{"sequences": [{"id": "a"}]}', "application/json"): (422, "item 1"),
+            ('{"sequences": {"a": 5}}', "application/json"): (422, "record 'a'"),
+            ('{"sequences": {}}', "application/json"): (422, "no sequences given"),
+            (">a\nMKV\n", "multipart/form-data; boundary=x"): (415, "form upload"),
+        }
+        for (body, ctype), (status, words) in cases.items():
+            r = c.post("/api/predict", content=body, headers={"Content-Type": ctype})
+            assert (r.status_code, r.headers["content-type"]) == (status, "application/json"), body
+            assert words in r.json()["error"] and "\n" not in r.json()["error"], body
+        r = c.post("/api/predict?format=xml", content=">a\nMKV\n")
+        assert r.status_code == 422 and "format" in r.json()["error"]
+        assert c.get("/nowhere").json() == {"error": "Not Found"}
+        assert c.get("/api/predict").status_code == 405
+
+
+def test_svg_format_is_the_pictures_cartoon_or_a_clear_400(predictor):
+    import importlib.util
+    with serving(predictor) as c:
+        r = c.post("/api/predict?format=svg", content=f">u\n{UBIQUITIN}\n")
+        two = c.post("/api/predict?format=svg", content=f">u\n{UBIQUITIN}\n>t\nNLYIQWLKDGGPSSGRPPPS\n")
+    if importlib.util.find_spec("ss_predict.pictures") is None or importlib.util.find_spec("matplotlib") is None:
+        assert r.status_code == 400 and "ss_predict.pictures" in r.json()["error"]
+    else:
+        assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml" and "<svg" in r.text
+        assert two.status_code == 200 and two.text.count("<svg") == 1  # several records: one stacked picture
+        assert 'id="r1-helix1"' in two.text and 'id="r2-' in two.text
+
+
+def test_an_internal_failure_is_a_plain_500_without_a_trace(predictor):
+    broken = copy.copy(predictor)
+    broken.models = []  # a model list lost: the prediction itself fails (ZeroDivisionError deep inside)
+    with serving(broken) as c:
+        r = c.post("/api/predict", content=f">u\n{UBIQUITIN}\n")
+        assert r.status_code == 500
+        assert r.json() == {"error": "internal server error; the server's log has the details"}
+        assert c.get("/api/health").json()["status"] == "ok"  # the model thread lives on
+
+
+def test_body_and_residue_limits_are_413(predictor):
+    with serving(predictor, max_residues=100, max_body=1000) as c:
+        ok = c.post("/api/predict", json={"sequences": {"a": UBIQUITIN}})
+        assert ok.status_code == 200
+        r = c.post("/api/predict", json={"sequences": {"a": UBIQUITIN, "b": UBIQUITIN}})
+        assert r.status_code == 413 and "152 residues" in r.json()["error"] and "at most 100" in r.json()["error"]
+        big = f">a\n{'A' * 60}\n" * 20
+        r = c.post("/api/predict", content=big)  # declared length
+        assert r.status_code == 413 and "over 1,000 bytes" in r.json()["error"]
+        r = c.post("/api/predict", content=(line.encode() for line in big.splitlines(True)))  # streamed
+        assert r.status_code == 413 and "over 1,000 bytes" in r.json()["error"]
+
+
+def test_full_queue_is_503_with_retry_after_and_a_late_answer_504(predictor):
+    gated = Gated(predictor)
+    with serving(gated, max_queue=2, timeout=3) as c:
+        batcher = c.app.state.batcher
+        results = []
+
+        def ask(i):
+            results.append(c.post("/api/predict", content=f">r{i}\n{UBIQUITIN}\n"))
+
+        first = threading.Thread(target=ask, args=(0,))
+        first.start()
+        assert gated.entered.wait(30)  # the model thread holds the first request
+        waiting = [threading.Thread(target=ask, args=(i,)) for i in (1, 2)]
+        for t in waiting:
+            t.start()
+        wait_for(lambda: batcher.depth == 2, "two queued requests")
+        r = c.post("/api/predict", content=f">late\n{UBIQUITIN}\n")
+        assert r.status_code == 503 and "2 requests are waiting" in r.json()["error"]
+        assert 1 <= int(r.headers["retry-after"]) <= 60
+        for t in (first, *waiting):
+            t.join()  # the gate stays shut: every one of them runs out of time
+        assert [x.status_code for x in results] == [504, 504, 504]
+        assert "no prediction within 3 s" in results[0].json()["error"]
+        gated.gate.set()  # the queued ones were cancelled: the worker skips them
+        wait_for(lambda: batcher.depth == 0, "the queue to empty")
+        assert c.post("/api/predict", content=f">u\n{UBIQUITIN}\n").status_code == 200
+        assert batcher.requests == 2  # the first (started before it timed out) and the last; not the cancelled
+
+
+def test_concurrent_requests_share_one_run_and_match_ss_predict(predictor, cb513, tmp_path):
+    """12 clients, one sequence each, all with the same id: the model thread runs the 11 that queued behind
+    the first together; every client gets its own sequence's prediction, as ss-predict gives it."""
+    chains = cb513[:12]
+    fa = tmp_path / "twelve.fasta"
+    fa.write_text(fasta(chains))
+    want = json.loads(cli_output(fa))
+    gated = Gated(predictor)
+    got = [None] * len(chains)
+    with serving(gated) as c:
+        batcher = c.app.state.batcher
+
+        def ask(i):
+            got[i] = c.post("/api/predict", content=f">query\n{chains[i][1]}\n")
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(chains))]
+        threads[0].start()
+        assert gated.entered.wait(30)  # the model thread holds the first request; the others line up
+        for t in threads[1:]:
+            t.start()
+        wait_for(lambda: batcher.depth == len(chains) - 1, "11 queued requests")
+        gated.gate.set()
+        for t in threads:
+            t.join()
+        assert (batcher.requests, batcher.runs) == (12, 2)
+    assert [r.status_code for r in got] == [200] * 12
+    records = [r.json() for r in got]
+    assert all(len(rec) == 1 and rec[0]["id"] == "query" for rec in records)
+    assert_same_records([{**rec[0], "id": w["id"]} for rec, w in zip(records, want)], want)
+
+
+# ---------------------------------------------------------------- a real server process
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server_process(*args):
+    """ss-serve on a free loopback port; yields (process, base URL) once it answers."""
+    proc = subprocess.Popen([*SS_SERVE, "--port", "0", "--device", "cpu", "--threads", "1", "--no-access-log", *args],
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = ""
+        while "http://" not in line:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "ss-serve ended before it served"
+        url = re.search(r"http://[^/]+", line).group(0)
+        wait_for(lambda: _answers(url), "the server to answer", timeout=60)
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _answers(url) -> bool:
+    try:
+        return httpx.get(f"{url}/api/health", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def run_ss_serve(*args):
+    return subprocess.run([*SS_SERVE, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_startup_errors_are_one_line_exit_2():
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = run_ss_serve("--host", "0.0.0.0", "--port", str(port))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 2, r.stderr
+    assert "warning: listening on all interfaces (0.0.0.0)" in lines[0] and "no authentication" in lines[0]
+    assert lines[1] == f"error: port {port} on 0.0.0.0 is in use (another server?): choose another --port"
+    for args, words in [(["--max-residues", "0"], "--max-residues: must be at least 1"),
+                        (["--max-queue", "lots"], "'lots' is not a whole number"),
+                        (["--port", "70000"], "'70000' is not a port number"),
+                        (["--port", "0", "-m", "no_such_model"], "no bundled model 'no_such_model'"),
+                        (["--port", "0", "--host", "no.such.host.invalid"], "--host no.such.host.invalid")]:
+        r = run_ss_serve(*args)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and words in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
+def test_sigterm_finishes_the_requests_in_flight_and_exits_0(cb513):
+    batches = [cb513[i:i + 10] for i in range(0, 40, 10)]  # 4 requests of 10 chains (~1,700 residues each)
+    with server_process() as (proc, url):
+        answers = [None] * len(batches)
+
+        def ask(i):
+            answers[i] = httpx.post(f"{url}/api/predict", content=fasta(batches[i]), timeout=120)
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(batches))]
+        for t in threads:
+            t.start()
+        wait_for(lambda: httpx.get(f"{url}/api/health").json()["queue_depth"] >= 1, "a queued request")
+        proc.send_signal(signal.SIGTERM)
+        for t in threads:
+            t.join()
+        assert proc.wait(timeout=60) == 0
+        log = proc.stderr.read()
+    assert [a.status_code for a in answers] == [200] * len(batches), [a.text for a in answers]
+    assert [[r["id"] for r in a.json()] for a in answers] == [[i for i, _ in b] for b in batches]
+    assert "Shutting down" in log and "Traceback" not in log
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{url}/api/health", timeout=2)
+
+
+# ---------------------------------------------------------------- the page in a real browser
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                    reason="the browser test needs Debian's chromium and chromium-driver (apt-get install chromium "
+                           "chromium-driver)")
+def test_the_page_in_headless_chromium(tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1100,900",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        opts.add_argument(flag)
+    with server_process() as (proc, url):
+        want = httpx.post(f"{url}/api/predict", content=f">query\n{UBIQUITIN}\n").json()[0]
+        driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=opts)
+        try:
+            driver.get(f"{url}/")
+            wait = WebDriverWait(driver, 60)
+            wait.until(lambda d: "model default" in d.find_element(By.ID, "about").text)
+            driver.find_element(By.ID, "sequences").send_keys(UBIQUITIN)  # a plain sequence: named 'query'
+            driver.find_element(By.ID, "submit").click()
+            record = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".record")))
+            assert record.find_element(By.TAG_NAME, "h2").text == "query"
+            shown = "".join(e.text for e in record.find_elements(By.CSS_SELECTOR, ".ss"))
+            assert shown == want["ss3"]
+            assert "76 residues" in record.find_element(By.CLASS_NAME, "meta").text
+            for fmt in ("ss2", "horiz", "json"):
+                a = driver.find_element(By.ID, f"dl-{fmt}")
+                assert a.get_attribute("href").startswith("blob:") and a.get_attribute("download") == f"query.{fmt}"
+            driver.save_screenshot(str(tmp_path / "page.png"))
+            box = driver.find_element(By.ID, "sequences")
+            box.clear()
+            box.send_keys(">bad\nMKV1L")
+            driver.find_element(By.ID, "submit").click()
+            err = wait.until(EC.visibility_of_element_located((By.ID, "error")))
+            assert err.text == "sequences: record 'bad' position 4: '1' is not an amino-acid letter"
+            assert not driver.find_element(By.ID, "results").is_displayed()  # no stale results beside it
+            driver.save_screenshot(str(tmp_path / "error.png"))
+            logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "422" not in e["message"]]
+            assert not logs, logs
+        finally:
+            driver.quit()
+    assert (tmp_path / "page.png").stat().st_size > 10_000
