@@ -148,6 +148,7 @@ class EvalConfig:
     exclude: Optional[str] = None
     overwrite: bool = MISSING
     progress: Any = MISSING  # auto, true or false (evaluate.show_progress checks it)
+    plots: bool = MISSING  # PNGs next to the result JSON (evaluate.write_plots); plots=false turns them off
 
 
 @dataclass
