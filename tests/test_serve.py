@@ -144,10 +144,11 @@ def test_health_openapi_and_page(predictor):
 def test_bad_input_is_a_one_line_json_error_as_the_cli_says_it(predictor, tmp_path, capsys):
     bad = tmp_path / "bad.fasta"
     bad.write_text(f">ok\n{UBIQUITIN}\n>broken\nMKVL1AG\n")
+    said = cli_error(bad, capsys).replace(str(bad), "sequences")  # the CLI's line, before the server runs
     with serving(predictor) as c:
         r = c.post("/api/predict", content=bad.read_text())
         assert r.status_code == 422
-        assert r.json() == {"error": cli_error(bad, capsys).replace(str(bad), "sequences")}
+        assert r.json() == {"error": said}
         assert "record 'broken' position 5" in r.json()["error"]
         cases = {  # body, content type -> status, words of the message
             ("", "text/plain"): (422, "empty request body"),

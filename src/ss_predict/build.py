@@ -138,7 +138,8 @@ def check_options(cfg: DictConfig) -> None:
             continue
         number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if not (number and test(value)):
-            raise UserError(f"{key}={value!r}: must be a number {want}")
+            text = f"{value:g}" if isinstance(value, float) else repr(value)  # as typed: 0, not 0.0
+            raise UserError(f"{key}={text}: must be a number {want}")
 
 
 def build(cfg: DictConfig) -> dict:

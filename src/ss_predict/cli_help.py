@@ -27,6 +27,7 @@ EVAL_KEYS = {  # the top-level keys of configs/eval.yaml
     "output": "the JSON report (default <output_dir>/eval/<checkpoint(s)>.<sets>.json, never reused)",
     "exclude": "chains to leave out: an `ss-data audit` report (its benchmark_id column) or one id a line",
     "overwrite": "true: an existing output=PATH is replaced (else refused)",
+    "plots": "true: PNGs next to the JSON (confusion heatmaps, per-class F1, reliability diagram, Q3 vs length)",
     "progress": "a bar per set: auto (on a terminal), true or false",
 }
 PATHS = ("  paths.data_root=DIR      where the data sets are read (default $SS_DATA_ROOT, else ./data)\n"

@@ -46,6 +46,8 @@ def type_message(e: Exception) -> str | None:
     if not isinstance(cause, ValidationError) or not cause.full_key:
         return None
     first = str(cause.msg).splitlines()[0]
+    if re.match(r"field '.*' is not Optional", first):  # key=null for a key that needs a value
+        return f"{cause.full_key}=None: {cause.full_key} needs a value (null is not allowed)"
     m = re.match(r"Value '(.*)' (?:of type '\w+' could not be converted to (\w+)|is not a valid (bool))", first)
     kind = {"Integer": "an integer", "Float": "a number", "bool": "true or false"}.get(m and (m[2] or m[3]))
     if not kind:

@@ -505,7 +505,7 @@ def train(cfg: DictConfig) -> dict:
         return fit_classical(cfg, t, model, model_cfg, features, train_set, valid_set, Path(cfg.run_dir))
     run = make_run(cfg, t, dinfo, device, features, model_cfg, model, train_set, valid_set)
     if resumed is not None:
-        restore(run, resumed, _resume_path(t.get("resume"), Path(cfg.run_dir)))
+        restore(run, resumed, _resume_path(t.resume, Path(cfg.run_dir)))
     if dinfo.enabled:
         run.net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
