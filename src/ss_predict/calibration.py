@@ -2,16 +2,15 @@
 
 A checkpoint file (plain or ensemble) may hold `"calibration": {"temperature": T, "fitted_on": ...,
 "before": {...}, "after": {...}}`. `checkpoint.load_models` gives each model of the file the attribute
-`temperature`; `inference.predict_sets` then turns the (averaged) 8-state probabilities p into
-softmax(log p / T), which for one model is softmax(logits / T): no 8-state argmax moves. The 3-state
-probabilities are the sums of the calibrated 8-state ones, scaled the same way by their own temperature
-T3 (`"temperature3"`, inference.to_ss3: softmax(log p3 / T3), no 3-state argmax moves beyond what T
-moves). Several files averaged together are left uncalibrated unless they carry the same temperatures
-(each was fitted for its own output).
+`temperature` and `temperature3`; `inference.calibrated` then turns the raw (averaged) 8-state probabilities
+p of `inference.predict_sets` into softmax(log p / T), which for one model is softmax(logits / T), and the
+3-state sums p3 of the raw p into softmax(log p3 / T3). Both maps are monotone per residue, so neither the
+8-state nor the 3-state argmax moves: Q8 and Q3 are the uncalibrated model's. Several files averaged
+together are left uncalibrated unless they carry the same temperatures (each was fitted for its own output).
 
-T, then T3, are fitted (`fit_temperature`) by minimising the negative log-likelihood of the 8-state
-(then 3-state) labels of the validation split only; `fit_file` writes them into a copy of the
-checkpoint, weights untouched.
+T and T3 are fitted (`fit_temperature`) by minimising the negative log-likelihood of the 8-state and the
+3-state labels of the validation split only; `fit_file` writes them into a copy of the checkpoint, weights
+untouched.
 """
 from __future__ import annotations
 
@@ -34,14 +33,6 @@ def temperature(models: list, attr: str = "temperature") -> float:
 def temperature3(models: list) -> float:
     """The 3-state temperature shared by `models` (see inference.to_ss3)."""
     return temperature(models, "temperature3")
-
-
-def scaled(probs: torch.Tensor, models: list) -> torch.Tensor:
-    """softmax(log(probs) / T) over the last axis, T = temperature(models); probs as they are for T = 1."""
-    t = temperature(models)
-    if t == 1.0:
-        return probs
-    return torch.softmax(torch.log(probs.clamp_min(1e-30)) / t, dim=-1)
 
 
 def set_temperature(models: list, ckpt: dict) -> None:
@@ -94,7 +85,7 @@ def fit_temperature(probs: list[np.ndarray], labels: list[np.ndarray]) -> float:
 
 
 def apply_numpy(p: np.ndarray, t: float) -> np.ndarray:
-    """softmax(log p / t) over the last axis of a numpy array (what predict_sets does with T)."""
+    """softmax(log p / t) over the last axis of a numpy array (what inference.calibrated does with T, T3)."""
     z = np.log(np.clip(p.astype(np.float64), 1e-30, 1)) / t
     z = np.exp(z - z.max(-1, keepdims=True))
     return (z / z.sum(-1, keepdims=True)).astype(np.float32)
@@ -115,14 +106,13 @@ def fit_file(path, valid: list, fitted_on: dict, device: torch.device, max_token
         m.temperature3 = 1.0
     probs = predict_sets(models, EncodedSet(valid, loaded.features), device, max_tokens)
     t = fit_temperature(probs, [p.ss8 for p in valid])
-    cal = [apply_numpy(p, t) for p in probs]
-    t3 = fit_temperature([to_ss3(p) for p in cal], [p.ss3 for p in valid])
+    t3 = fit_temperature([to_ss3(p) for p in probs], [p.ss3 for p in valid])
 
-    def summary(ps, t3):
-        c = calibration(valid, ps, [to_ss3(p, t3) for p in ps])
+    def summary(t, t3):
+        c = calibration(valid, [apply_numpy(p, t) for p in probs], [to_ss3(p, t3) for p in probs])
         return {k: round(c[k], 5) for k in ("nll8", "ece8", "nll3", "ece3")}
     ckpt["calibration"] = {"temperature": t, "temperature3": t3, "fitted_on": fitted_on,
-                           "objective": "NLL of the 8-state labels (temperature), then of the 3-state labels "
-                                        "(temperature3, on the 3-state sums of the calibrated probabilities)",
-                           "before": summary(probs, 1.0), "after": summary(cal, t3)}
+                           "objective": "NLL of the 8-state labels (temperature) and of the 3-state labels "
+                                        "(temperature3, on the 3-state sums of the raw probabilities)",
+                           "before": summary(1.0, 1.0), "after": summary(t, t3)}
     return ckpt

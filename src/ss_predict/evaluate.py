@@ -12,11 +12,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from tqdm import tqdm
 
 from .batching import EncodedSet
-from .calibration import temperature3
 from .checkpoint import WEIGHTS, load_models, model_path
 from .config import check_data_paths
 from .errors import UserError
-from .inference import predict_sets, resolve_device, to_ss3
+from .inference import calibrated, predict_sets, resolve_device
 from .audit import REPORT_HEADER
 from .io_utils import atomic_write_text, read_input_text, write_through_target
 from .metrics import calibration, score_proteins
@@ -30,8 +29,8 @@ def evaluate_sets(models: list, feature_spec: str, sets: dict[str, list], device
         data = EncodedSet(proteins, feature_spec)
         with tqdm(total=int(data.lengths.sum()), desc=name, unit="res", unit_scale=True, leave=False,
                   disable=not progress) as bar:
-            probs = predict_sets(models, data, device, max_tokens, progress=bar)
-        probs3 = [to_ss3(p, temperature3(models)) for p in probs]
+            raw = predict_sets(models, data, device, max_tokens, progress=bar)
+        probs, probs3 = [list(x) for x in zip(*(calibrated(p, models) for p in raw))] if raw else ([], [])
         results[name] = score_proteins(proteins, [p.argmax(-1) for p in probs], [p.argmax(-1) for p in probs3])
         results[name]["calibration"] = calibration(proteins, probs, probs3)
         results[name]["per_chain"] = per_chain(proteins, probs3)

@@ -9,7 +9,7 @@ import torch
 
 from .alphabet import ss8_to_ss3_matrix
 from .batching import EncodedSet, length_batches
-from .calibration import apply_numpy, scaled
+from .calibration import apply_numpy, temperature, temperature3
 from .distributed import DistInfo, gather_objects
 
 M83 = torch.from_numpy(ss8_to_ss3_matrix())
@@ -47,7 +47,8 @@ def autocast(device: torch.device, enabled: bool = True):
 
 def predict_sets(models: list[torch.nn.Module], data: EncodedSet, device: torch.device,
                  max_tokens: int = 32768, progress=None, shard: DistInfo | None = None) -> list[np.ndarray]:
-    """Per protein, L x 8 probabilities (averaged over `models`, in input order).
+    """Per protein, L x 8 probabilities (averaged over `models`, in input order), as the models give them:
+`calibrated` applies a file's fitted temperatures.
 
     With `shard`, this rank runs every world-th length batch and the results are gathered, so each
     protein is computed in exactly the batch a single process would use (identical numbers).
@@ -65,7 +66,7 @@ def predict_sets(models: list[torch.nn.Module], data: EncodedSet, device: torch.
                 with autocast(device):
                     logits = model(b.x, b.mask)
                 probs = probs + torch.softmax(logits.float(), dim=-1)
-            probs = scaled(probs / len(models), models).cpu().numpy()  # calibration.py: the fitted temperature
+            probs = (probs / len(models)).cpu().numpy()
             for j, i in enumerate(batch.index):
                 out[i] = probs[j, : batch.lengths[j]]
             if progress is not None:
@@ -80,3 +81,12 @@ def to_ss3(p8: np.ndarray, temperature3: float = 1.0) -> np.ndarray:
     """3-state probabilities: sums of the 8-state ones, scaled by a fitted temperature (calibration.py)."""
     p3 = p8 @ M83.numpy()
     return p3 if temperature3 == 1.0 else apply_numpy(p3, temperature3)
+
+
+def calibrated(raw: np.ndarray, models: list) -> tuple[np.ndarray, np.ndarray]:
+    """(8-state, 3-state) probabilities of one protein from the raw ones of `predict_sets`, with the models'
+    fitted temperatures (calibration.py): p8 = softmax(log raw / T), p3 = softmax(log(3-state sums of raw) / T3).
+    Both are monotone per residue, so neither the 8-state nor the 3-state argmax moves: Q8 and Q3 are those of
+    the uncalibrated model. (So p3 need not be exactly the 3-state sums of the calibrated p8.)"""
+    t = temperature(models)
+    return (raw if t == 1.0 else apply_numpy(raw, t)), to_ss3(raw, temperature3(models))

@@ -185,8 +185,7 @@ class Predictor:
         from tqdm import tqdm
 
         from .batching import EncodedSet
-        from .calibration import temperature3
-        from .inference import predict_sets, to_ss3
+        from .inference import calibrated, predict_sets
 
         if not proteins:
             return []
@@ -198,8 +197,7 @@ class Predictor:
         else:
             probs = predict_sets(self.models, data, self.device, self.max_tokens,
                                  progress=None if progress is None or progress is False else progress)
-        t3 = temperature3(self.models)  # calibration.py: the file's fitted 3-state temperature
-        preds = [Prediction(p.id, p.sequence, pr, to_ss3(pr, t3)) for p, pr in zip(proteins, probs)]
+        preds = [Prediction(p.id, p.sequence, *calibrated(pr, self.models)) for p, pr in zip(proteins, probs)]
         for pred in preds:
             if not (np.isfinite(pred.p8).all() and np.isfinite(pred.p3).all()):
                 raise UserError(f"the model gave non-finite probabilities for record '{pred.id}': its weights "
