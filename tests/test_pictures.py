@@ -103,6 +103,14 @@ def test_a_long_chain_renders_compact_and_a_huge_one_is_refused():
         pictures.figure(huge)
 
 
+def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
+    pred = from_ss8("CCHHHHHHCCEEEECC")
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")] + ["matplotlib"]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if it were not installed
+    with pytest.raises(UserError, match=r"pictures need matplotlib: pip install 'ss-predict\[plot\]'"):
+        pictures.svg(pred)
+
+
 def cli(*args):
     return subprocess.run([sys.executable, "-c", "from ss_predict.cli import predict_main; predict_main()", *args],
                           capture_output=True, text=True)

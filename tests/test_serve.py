@@ -28,6 +28,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 import ss_predict  # noqa: E402
 from ss_predict.cli import predict_main  # noqa: E402
+from ss_predict.errors import UserError  # noqa: E402
+from ss_predict.serve import app as app_module  # noqa: E402
 from ss_predict.serve.app import create_app  # noqa: E402
 from ss_predict.serve.limits import Limits  # noqa: E402
 
@@ -97,6 +99,17 @@ def assert_same_records(got, want):
         np.testing.assert_allclose(g["p3"], w["p3"], atol=1.01e-4)
 
 
+def hide_matplotlib(monkeypatch):
+    """As if matplotlib were not installed: every matplotlib module None in sys.modules (imports fail)."""
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")] + ["matplotlib"]:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def has_matplotlib():
+    import importlib.util
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def wait_for(cond, what, timeout=30.0):
     t0 = time.monotonic()
     while not cond():
@@ -133,12 +146,18 @@ def test_health_openapi_and_page(predictor):
         schema = c.get("/openapi.json").json()
         body = schema["paths"]["/api/predict"]["post"]["requestBody"]["content"]
         assert {"application/json", "text/plain"} <= set(body)
+        responses = schema["paths"]["/api/predict"]["post"]["responses"]
+        assert {"200", "400", "408", "413", "415", "422", "503", "504"} <= set(responses)
         assert "/api/health" in schema["paths"] and c.get("/docs").status_code == 200
         page = c.get("/")
         assert page.status_code == 200 and "<textarea" in page.text
         assert "default-src 'none'" in page.headers["content-security-policy"]
         # nothing on the page loads from elsewhere: no absolute URLs in src/href attributes or fetches
         assert not re.search(r"""(src|href)=["']?(https?:)?//|fetch\(["']https?:""", page.text)
+        from ss_predict.pictures import COLOURS  # the page's colours are the cartoon's
+        assert {k.upper(): v for k, v in re.findall(r"--([hec]): (#[0-9a-f]{6})", page.text)} == COLOURS
+        placeholder = re.search(r'placeholder="([^"]*)"', page.text).group(1)
+        assert not re.search(r"[A-Z]{12}", placeholder)  # a hint, not something that looks like a sequence
 
 
 def test_bad_input_is_a_one_line_json_error_as_the_cli_says_it(predictor, tmp_path, capsys):
@@ -173,16 +192,112 @@ def test_bad_input_is_a_one_line_json_error_as_the_cli_says_it(predictor, tmp_pa
 
 
 def test_svg_format_is_the_pictures_cartoon_or_a_clear_400(predictor):
-    import importlib.util
     with serving(predictor) as c:
         r = c.post("/api/predict?format=svg", content=f">u\n{UBIQUITIN}\n")
         two = c.post("/api/predict?format=svg", content=f">u\n{UBIQUITIN}\n>t\nNLYIQWLKDGGPSSGRPPPS\n")
-    if importlib.util.find_spec("ss_predict.pictures") is None or importlib.util.find_spec("matplotlib") is None:
-        assert r.status_code == 400 and "ss_predict.pictures" in r.json()["error"]
+    if not has_matplotlib():
+        assert r.status_code == 400 and 'pip install "ss-predict[plot]"' in r.json()["error"]
     else:
         assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml" and "<svg" in r.text
         assert two.status_code == 200 and two.text.count("<svg") == 1  # several records: one stacked picture
         assert 'id="r1-helix1"' in two.text and 'id="r2-' in two.text
+
+
+def test_svg_without_matplotlib_is_a_400_before_predicting(predictor, monkeypatch):
+    hide_matplotlib(monkeypatch)
+    with serving(predictor) as c:
+        r = c.post("/api/predict?format=svg", content=f">u\n{UBIQUITIN}\n")
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == ('format svg needs matplotlib, which this server lacks (its operator can pip '
+                                     'install "ss-predict[plot]"); use format=json, ss2 or horiz')
+        assert c.app.state.batcher.requests == 0  # refused before the model ran
+        assert c.post("/api/predict?format=ss2", content=f">u\n{UBIQUITIN}\n").status_code == 200
+
+
+def test_svg_of_a_chain_too_long_to_draw_is_refused_before_predicting(predictor, monkeypatch):
+    pytest.importorskip("matplotlib", reason="drawing needs matplotlib")
+    from ss_predict import pictures
+    monkeypatch.setattr(pictures, "MAX_RESIDUES", 100)  # as a 100,001-residue chain with --max-residues raised
+    with serving(predictor) as c:
+        r = c.post("/api/predict?format=svg", content=f">long\n{UBIQUITIN * 2}\n")
+        assert r.status_code == 413
+        assert r.json() == {"error": "record 'long': 152 residues; pictures are drawn for chains of up to 100 "
+                                     "(use format=json, ss2 or horiz)"}
+        assert c.app.state.batcher.requests == 0
+
+        def refuse(preds):
+            raise UserError("cannot draw this")
+        monkeypatch.setattr(app_module, "render_svg", refuse)  # any user error, found late: 422, not 500
+        r = c.post("/api/predict?format=svg", content=f">u\n{UBIQUITIN}\n")
+        assert (r.status_code, r.json()) == (422, {"error": "cannot draw this"})
+
+
+def test_svg_residues_are_capped_and_drawn_within_the_deadline(predictor, monkeypatch):
+    pytest.importorskip("matplotlib", reason="drawing needs matplotlib")
+    two = {"sequences": {"a": UBIQUITIN, "b": UBIQUITIN}}
+    with serving(predictor, max_svg_residues=100) as c:
+        r = c.post("/api/predict?format=svg", json=two)
+        assert r.status_code == 413 and r.json()["error"] == (
+            "152 residues in this request; format svg draws at most 100 per request: send fewer, or use "
+            "format=json, ss2 or horiz")
+        assert c.app.state.batcher.requests == 0
+        assert c.post("/api/predict?format=ss2", json=two).status_code == 200  # other formats: max_residues
+        assert c.get("/api/health").json()["limits"]["max_svg_residues"] == 100
+    assert Limits().max_svg_residues == 20_000
+    gate = threading.Event()
+
+    def slow(preds):  # a picture that takes longer than the request may
+        gate.wait(60)
+        return "<svg/>"
+    monkeypatch.setattr(app_module, "render_svg", slow)
+    try:
+        with serving(predictor, timeout=3) as c:
+            t0 = time.monotonic()
+            r = c.post("/api/predict?format=svg", json=two)
+            assert r.status_code == 504 and r.json()["error"].startswith("no picture within 3 s"), r.text
+            assert time.monotonic() - t0 < 10
+    finally:
+        gate.set()
+
+
+def test_several_formats_come_from_one_prediction(predictor):
+    text = EXAMPLE.read_text()
+    formats = ["json", "ss2", "horiz"] + (["svg"] if has_matplotlib() else [])
+    with serving(predictor) as c:
+        r = c.post("/api/predict?" + "&".join(f"format={f}" for f in formats + ["ss2"]), content=text)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        got = r.json()
+        assert list(got) == formats  # in the order asked, each once
+        assert c.app.state.batcher.requests == 1
+        for fmt in formats:  # each the text that format alone answers
+            assert got[fmt] == c.post(f"/api/predict?format={fmt}", content=text).text, fmt
+
+
+def test_dna_is_refused_without_advice_about_options_the_server_lacks(predictor, tmp_path, capsys):
+    dna = tmp_path / "dna.fasta"
+    dna.write_text(">gene\n" + "ACGTTGCA" * 5 + "\n")
+    said = cli_error(dna, capsys).replace(str(dna), "sequences")
+    assert "--allow-nucleotide" in said  # the CLI's advice is its own option
+    with serving(predictor) as c:
+        r = c.post("/api/predict", content=dna.read_text())
+    assert r.status_code == 422
+    assert r.json()["error"] == ("sequences: record 'gene' looks like a nucleotide sequence (100% A/C/G/T/U/N); "
+                                 "give protein sequences (this server predicts proteins only)")
+    assert said.startswith(r.json()["error"].removesuffix(" (this server predicts proteins only)"))
+
+
+def test_json_sent_without_a_json_content_type_is_read_as_json(predictor):
+    doc = json.dumps({"sequences": {"u": UBIQUITIN}})
+    with serving(predictor) as c:
+        want = c.post("/api/predict", json={"sequences": {"u": UBIQUITIN}}).json()
+        for ctype in ("application/x-www-form-urlencoded", "text/plain"):  # curl -d; a plain text body
+            r = c.post("/api/predict", content=f"\n  {doc}", headers={"Content-Type": ctype})
+            assert r.status_code == 200 and r.json() == want, (ctype, r.text)
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        r = c.post("/api/predict", content='{"sequences": {"u": "MK', headers=form)
+        assert r.status_code == 400 and "not JSON" in r.json()["error"]
+        r = c.post("/api/predict", content=f'[{{"id": "u", "sequence": "{UBIQUITIN}"}}]', headers=form)
+        assert r.status_code == 422 and '{"sequences"' in r.json()["error"]
 
 
 def test_an_internal_failure_is_a_plain_500_without_a_trace(predictor):
@@ -385,10 +500,18 @@ def test_the_page_in_headless_chromium(tmp_path):
             shown = "".join(e.text for e in record.find_elements(By.CSS_SELECTOR, ".ss"))
             assert shown == want["ss3"]
             assert "76 residues" in record.find_element(By.CLASS_NAME, "meta").text
-            for fmt in ("ss2", "horiz", "json"):
+            for fmt in ("ss2", "horiz", "json") + (("svg",) if has_matplotlib() else ()):
                 a = driver.find_element(By.ID, f"dl-{fmt}")
                 assert a.get_attribute("href").startswith("blob:") and a.get_attribute("download") == f"query.{fmt}"
+            # one request, one prediction for the page (the other was this test's own)
+            assert httpx.get(f"{url}/api/health").json()["served"]["requests"] == 2
+            if has_matplotlib():
+                assert record.find_element(By.CSS_SELECTOR, ".cartoon svg").is_displayed()
             driver.save_screenshot(str(tmp_path / "page.png"))
+            driver.set_window_size(420, 900)  # a phone: nothing wider than the window, no sideways scrolling
+            wide = driver.execute_script("const d = document.documentElement; return [d.scrollWidth, d.clientWidth]")
+            assert wide[0] <= wide[1], wide
+            driver.set_window_size(1100, 900)
             box = driver.find_element(By.ID, "sequences")
             box.clear()
             box.send_keys(">bad\nMKV1L")

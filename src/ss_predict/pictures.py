@@ -71,18 +71,23 @@ def _as_list(preds) -> list:
     if not preds:
         raise UserError("nothing to draw: no predictions")
     for p in preds:
-        if len(p.sequence) > MAX_RESIDUES:
-            raise UserError(f"record '{p.id}': {len(p.sequence):,} residues; pictures are drawn for chains of up "
-                            f"to {MAX_RESIDUES:,} (use -f ss2, horiz or csv)")
+        check_length(p.id, len(p.sequence))
     return preds
+
+
+def check_length(rid: str, n: int, instead: str = "-f ss2, horiz or csv") -> None:
+    """Refuse a chain too long to draw; `instead` names the caller's other formats (the CLI's by default)."""
+    if n > MAX_RESIDUES:
+        raise UserError(f"record '{rid}': {n:,} residues; pictures are drawn for chains of up to {MAX_RESIDUES:,} "
+                        f"(use {instead})")
 
 
 class _Canvas:
     """Draws on a figure in inches from its top-left corner (one shared transform, no axes)."""
 
     def __init__(self, width_in: float, height_in: float):
+        _, Figure = _matplotlib()  # first: without matplotlib, the one line that says how to install it
         from matplotlib.transforms import Affine2D
-        _, Figure = _matplotlib()
         self.fig = Figure(figsize=(width_in, height_in), dpi=DPI)
         self.t = Affine2D().scale(1, -1).translate(0, height_in) + self.fig.dpi_scale_trans
 

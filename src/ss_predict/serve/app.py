@@ -7,6 +7,8 @@ import contextlib
 import importlib.util
 import io
 import json
+import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from enum import Enum
 from importlib import resources
@@ -22,7 +24,7 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..api import SOURCE
-from ..errors import FormatError
+from ..errors import FormatError, UserError
 from ..outputs import render
 from .batcher import Batcher, QueueFull
 from .limits import Limits
@@ -37,7 +39,10 @@ class Format(str, Enum):
 
 
 MEDIA = {"json": "application/json", "svg": "image/svg+xml"}  # the others: text/plain
-PICTURES = "ss_predict.pictures"  # svg(pred) -> str, the cartoon; the svg format needs it
+PICTURES = "ss_predict.pictures"  # svg(pred) -> str, the cartoon; the svg format needs it (and matplotlib)
+OTHER_FORMATS = "format=json, ss2 or horiz"
+# The CLI's advice for DNA/RNA names options a request cannot send; the server says what it does instead.
+CLI_NUCLEOTIDE_HINT = re.compile(r", or pass --allow-nucleotide\b.*$")
 PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
             "img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 UBIQUITIN = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
@@ -81,8 +86,8 @@ def sequences_of(body: bytes, content_type: str):
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise FormatError(f"{SOURCE}: the request body is not UTF-8 text (byte {e.start + 1})") from None
-    if media == "application/json" or media.endswith("+json"):
-        return _json_sequences(text)
+    if media == "application/json" or media.endswith("+json") or text.lstrip()[:1] in ("{", "["):
+        return _json_sequences(text)  # FASTA starts with '>': JSON sent as a form (curl -d) is read as JSON
     if not text.strip():
         raise FormatError(f"{SOURCE}: empty request body (give FASTA text or JSON)")
     if not text.lstrip().startswith(">"):
@@ -121,12 +126,29 @@ def render_svg(preds: list) -> str:
     return svg(preds)  # several records: stacked in one picture, as ss-predict -f svg -o FILE.svg
 
 
-def _check_format(fmt: str, n_records: int) -> None:
-    if fmt != "svg":
-        return
+def _check_svg(proteins: list, limits: Limits) -> None:
+    """Refuse, before queueing, a format=svg request this server cannot draw: no pictures module or no
+    matplotlib (400), more residues than `max_svg_residues` or a chain over pictures.MAX_RESIDUES (413)."""
     if importlib.util.find_spec(PICTURES) is None:
-        raise ApiError(400, "format svg needs ss_predict.pictures, which this installation lacks; "
-                            "use json, ss2, horiz or fasta")
+        raise ApiError(400, f"format svg needs ss_predict.pictures, which this installation lacks; use {OTHER_FORMATS}")
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ApiError(400, 'format svg needs matplotlib, which this server lacks (its operator can pip install '
+                            f'"ss-predict[plot]"); use {OTHER_FORMATS}')
+    residues = sum(len(p.sequence) for p in proteins)
+    if residues > limits.max_svg_residues:
+        raise ApiError(413, f"{residues:,} residues in this request; format svg draws at most "
+                            f"{limits.max_svg_residues:,} per request: send fewer, or use {OTHER_FORMATS}")
+    from .. import pictures  # noqa: PLC0415
+    for p in proteins:
+        try:
+            pictures.check_length(p.id, len(p.sequence), OTHER_FORMATS)
+        except UserError as e:
+            raise ApiError(413, str(e)) from None
+
+
+def api_message(e: UserError) -> str:
+    """A user error's line as a client of this server should read it (no advice about CLI options)."""
+    return CLI_NUCLEOTIDE_HINT.sub(" (this server predicts proteins only)", str(e))
 
 
 PREDICT_BODY = {"required": True, "content": {
@@ -137,7 +159,9 @@ PREDICT_BODY = {"required": True, "content": {
                          "example": {"sequences": {"ubiquitin": UBIQUITIN}}},
     "text/plain": {"schema": {"type": "string"}, "example": f">ubiquitin\n{UBIQUITIN}\n"}}}
 ERRORS = {s: {"model": ErrorBody, "description": d} for s, d in {
-    400: "unreadable JSON, or a format this request cannot have", 413: "body or residues over the limit",
+    400: "unreadable JSON, or format svg on a server without matplotlib",
+    408: "the body did not arrive within the time limit",
+    413: "body or residues over the limit (format svg: a lower limit)",
     415: "a form upload", 422: "an invalid sequence (the message names record and position)",
     503: "the queue is full (see Retry-After)", 504: "no answer within the time limit"}.items()}
 
@@ -145,6 +169,9 @@ ERRORS = {s: {"model": ErrorBody, "description": d} for s, d in {
 def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
     """The app around a loaded `ss_predict.Predictor`; one model thread serves every request."""
     batcher = Batcher(predictor.predict_proteins, limits.max_queue, predictor.max_tokens)
+    # One drawing thread: matplotlib's rcParams are global, and a picture past its deadline (504) still
+    # finishes here, so the drawing a server does at once is bounded by one max_svg_residues picture.
+    drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ss-serve-svg")
     page = resources.files("ss_predict.serve").joinpath("static/index.html").read_text(encoding="utf-8")
 
     @contextlib.asynccontextmanager
@@ -154,6 +181,7 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
             yield
         finally:  # after the server's graceful shutdown: finish what is queued, then stop the thread
             await run_in_threadpool(batcher.stop)
+            drawer.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="ss-predict", version=__version__, lifespan=lifespan,
                   description="Protein secondary structure (8-state DSSP and 3-state H/E/C) from sequence.")
@@ -163,9 +191,9 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
     async def _api_error(request, e: ApiError):
         return error(e.status, str(e), e.headers)
 
-    @app.exception_handler(FormatError)
-    async def _format_error(request, e: FormatError):
-        return error(422, str(e))
+    @app.exception_handler(UserError)  # FormatError (bad input) and any other user error: never a 500
+    async def _user_error(request, e: UserError):
+        return error(422, api_message(e))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request, e: RequestValidationError):
@@ -180,12 +208,28 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
     async def _crash(request, e: Exception):  # the traceback goes to the server's log, never to the client
         return error(500, "internal server error; the server's log has the details")
 
-    @app.post("/api/predict", responses={**ERRORS, 200: {"description": "the predictions in the chosen format",
-                                                          "content": {"text/plain": {}, "image/svg+xml": {}}}},
+    async def draw(preds: list, deadline: float) -> str:
+        """The picture, drawn within the request's deadline (else 504; the drawing thread finishes it)."""
+        loop = asyncio.get_running_loop()
+        late = ApiError(504, f"no picture within {limits.timeout:g} s of the request's arrival (drawing is slow); "
+                             f"send fewer residues, or use {OTHER_FORMATS}")
+        if deadline - loop.time() <= 0:
+            raise late
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(drawer, render_svg, preds), deadline - loop.time())
+        except asyncio.TimeoutError:  # not started yet: cancelled; started: it runs on, its picture discarded
+            raise late from None
+
+    @app.post("/api/predict", responses={**ERRORS, 200: {
+                  "description": "the predictions in the chosen format (several: a JSON object of their texts)",
+                  "content": {"text/plain": {}, "image/svg+xml": {}}}},
               openapi_extra={"requestBody": PREDICT_BODY}, summary="Predict secondary structure")
-    async def predict(request: Request, fmt: Format = Query(Format.json, alias="format",
-                                                            description="json: ss-predict's JSON records")):
-        """FASTA text (text/plain) or JSON; the answer is what `ss-predict -f FORMAT` writes."""
+    async def predict(request: Request, fmt: list[Format] = Query(
+            [Format.json], alias="format", description="json: ss-predict's JSON records. Several (format=json&"
+            "format=svg): one prediction, answered as a JSON object of each format's text")):
+        """FASTA text (text/plain) or JSON; the answer is what `ss-predict -f FORMAT` writes. Several formats:
+        a JSON object {format: the text that format alone answers}, from one prediction."""
+        formats = list(dict.fromkeys(f.value for f in fmt))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limits.timeout
         try:
@@ -198,7 +242,8 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
         if residues > limits.max_residues:
             raise ApiError(413, f"{residues:,} residues in this request; this server takes at most "
                                 f"{limits.max_residues:,} per request: split it")
-        _check_format(fmt.value, len(proteins))
+        if "svg" in formats:
+            _check_svg(proteins, limits)
         try:
             future = batcher.submit(proteins)
         except QueueFull as e:
@@ -210,8 +255,12 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
         except asyncio.TimeoutError:  # wait_for cancelled the future: the worker skips it if it has not started it
             raise ApiError(504, f"no prediction within {limits.timeout:g} s (the server is busy); "
                                 "try again later or send fewer residues") from None
-        text = await run_in_threadpool(lambda: render_svg(preds) if fmt.value == "svg" else render(preds, fmt.value))
-        return Response(text, media_type=MEDIA.get(fmt.value, "text/plain; charset=utf-8"))
+        texts = await run_in_threadpool(lambda: {f: render(preds, f) for f in formats if f != "svg"})
+        if "svg" in formats:
+            texts["svg"] = await draw(preds, deadline)
+        if len(formats) == 1:
+            return Response(texts[formats[0]], media_type=MEDIA.get(formats[0], "text/plain; charset=utf-8"))
+        return JSONResponse({f: texts[f] for f in formats})
 
     @app.get("/api/health", summary="Model, version, queue")
     async def health():
