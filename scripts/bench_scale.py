@@ -6,8 +6,10 @@ as the input grows. Prints a table and writes JSON.
 
 Inputs are real chains (the Zhou CullPDB-6133-filtered sequences of `zhou_cullpdb_csv`, read from
 SS_DATA_ROOT or ../shared/data), drawn with replacement under unique ids, so every size has the same length
-mix. Each size runs `ss-predict` in its own process (`os.wait4` gives that process's peak RSS); the wall time
-includes start-up, both passes over the input and writing. With `--baseline-src DIR` (the `src/` of another
+mix. Each size runs `ss-predict` in its own process (`os.wait4` gives that process's peak RSS and CPU time); the
+wall time includes start-up, both passes over the input and writing. Residues per CPU second (user + system time
+of the ss-predict process) compare sizes fairly on a machine shared with other jobs; residues per wall second
+need a quiet one. With `--baseline-src DIR` (the `src/` of another
 checkout, e.g. the commit before streaming) the same inputs also run through that code, in the same session.
 """
 from __future__ import annotations
@@ -44,8 +46,8 @@ def write_input(path: Path, n: int, pool: list[str], seed: int) -> int:
     return residues
 
 
-def run_one(args: list[str], env: dict) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB) of one ss-predict process."""
+def run_one(args: list[str], env: dict) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MiB) of one ss-predict process."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "ss_predict", *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -54,7 +56,7 @@ def run_one(args: list[str], env: dict) -> tuple[float, float]:
     err = proc.stderr.read().decode()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"ss-predict failed: {err[-500:]}")
-    return wall, usage.ru_maxrss / 1024  # Linux: KiB
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # Linux: KiB
 
 
 def main() -> None:
@@ -75,17 +77,19 @@ def main() -> None:
                                                                     if a.baseline_src else []):
                 env = {**os.environ, "PYTHONPATH": src}
                 out = Path(tmp) / f"out{n}.{label}.{a.format}"
-                wall, rss = run_one([str(fa), "-f", a.format, "-o", str(out), "--threads", str(a.threads),
+                wall, cpu, rss = run_one([str(fa), "-f", a.format, "-o", str(out), "--threads", str(a.threads),
                                      "--quiet"], env)
                 row = {"code": label, "sequences": n, "residues": residues, "seconds": round(wall, 1),
-                       "residues_per_s": round(residues / wall), "peak_rss_mib": round(rss)}
+                       "residues_per_s": round(residues / wall), "cpu_seconds": round(cpu, 1),
+                       "residues_per_cpu_s": round(residues / cpu), "peak_rss_mib": round(rss)}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 out.unlink()
-    print(f"\n{'code':10} {'sequences':>9} {'residues':>11} {'seconds':>8} {'res/s':>8} {'peak RSS MiB':>12}")
+    print(f"\n{'code':10} {'sequences':>9} {'residues':>11} {'seconds':>8} {'res/s':>8} {'res/CPU-s':>9} "
+          f"{'peak RSS MiB':>12}")
     for r in rows:
         print(f"{r['code']:10} {r['sequences']:>9,} {r['residues']:>11,} {r['seconds']:>8} "
-              f"{r['residues_per_s']:>8,} {r['peak_rss_mib']:>12,}")
+              f"{r['residues_per_s']:>8,} {r['residues_per_cpu_s']:>9,} {r['peak_rss_mib']:>12,}")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps({"threads": a.threads, "format": a.format, "rows": rows}, indent=1) + "\n")
 

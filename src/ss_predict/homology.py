@@ -31,8 +31,10 @@ def run_tool(cmd: list[str], label: str) -> None:
     """Run an external search program; a failure is one UserError line ending in the program's last message."""
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise UserError(f"{label} failed: {last}")
+        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+        said = [ln for ln in lines if "error" in ln.lower()] or lines[-1:] or ["no message"]
+        how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit status {proc.returncode}"
+        raise UserError(f"{label} failed ({how}): {said[0]}")
 
 
 @dataclass(frozen=True)
