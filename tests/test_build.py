@@ -1,8 +1,10 @@
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from ss_predict.alphabet import AMINO_ACIDS
 from ss_predict.build import build
@@ -11,6 +13,8 @@ from ss_predict.errors import UserError
 from ss_predict.formats import read_any
 from ss_predict.formats.processed import read_processed
 from ss_predict.homology import Blast, MMseqs, homologous_pairs
+
+FIX = Path(__file__).parent / "fixtures"
 
 pytestmark = pytest.mark.skipif(shutil.which("mmseqs") is None or shutil.which("blastp") is None,
                                 reason="MMseqs2 or BLAST+ not installed (apt-get install mmseqs2 ncbi-blast+)")
@@ -186,3 +190,25 @@ def test_short_chain_aligned_over_nearly_its_whole_length_counts(data_root):
         hits = homologous_pairs(pool, cb, tool)
         assert [(h.a, h.b, h.aln_len) for h in hits] == [("3hj2_A", "CB513|82", 29)]
         assert homologous_pairs(pool, cb, tool, min_cover=1.0) == []  # without the rule it slips through
+
+
+def test_mmseqs_own_kmer_size_finds_pairs_the_5mer_prefilter_misses(tmp_path, capsys):
+    """Real pairs an independent check (MMseqs2 defaults) found in the v3 build (#28): TS115|64 (95 residues) /
+    4wby-A, 25.3% over the shorter chain, and TS115|43 (77) / 3f5o-F, 27.3%. The 5-mer prefilter alone never
+    proposes them; the builder and `ss-data audit` now also search with MMseqs2's own k-mer size."""
+    train = {p.id: p.sequence for p in read_any(FIX / "kmer_blind_spot_train.fasta")}
+    ts115 = {p.id: p.sequence for p in read_any(FIX / "kmer_blind_spot_ts115.fasta")}
+    expected = [("3f5o-F", "TS115|43"), ("4wby-A", "TS115|64")]
+    assert homologous_pairs(train, ts115, MMseqs(threads=1, kmers=(5,))) == []  # the blind spot
+    hits = homologous_pairs(train, ts115, MMseqs(threads=1))
+    assert [(h.a, h.b) for h in hits] == expected and all(0.25 <= h.identity < 0.28 for h in hits)
+    # the builder's configured search and the audit share it
+    cfg = load_config("build", ["paths.output_dir=" + str(tmp_path)])
+    assert list(MMseqs(**OmegaConf.to_container(cfg.mmseqs)).kmers) == [5, 0]
+    from ss_predict.cli import data_main
+    with pytest.raises(SystemExit) as e:
+        data_main(["audit", str(FIX / "kmer_blind_spot_train.fasta"), str(FIX / "kmer_blind_spot_ts115.fasta"),
+                   "--threads", "1", "--no-blast"])
+    out = capsys.readouterr()
+    assert e.value.code == 1 and "2 of 2 chains with a homologue" in out.err
+    assert "4wby-A\tTS115|64" in out.out and "3f5o-F\tTS115|43" in out.out

@@ -5,6 +5,7 @@ and the experiments set only what they change)."""
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
@@ -40,7 +41,7 @@ class TrainerConfig:
     device: str = _key("auto", "auto, cpu, cuda, cuda:N or mps")
     precision: str = _key("auto", "auto = bf16 autocast on CUDA, fp32 on CPU; fp32 forces fp32",
                           choices=("auto", "fp32"))
-    threads: Optional[int] = _key(None, "CPU threads (null: PyTorch's choice)", 1)
+    threads: Optional[int] = _key(None, "CPU threads (null: PyTorch's choice)", 1, 1024)  # (more crashes torch)
     log_every: int = _key(20, "steps between training-loss samples", 1)
     progress: bool = _key(True, "progress bar per epoch")
     tensorboard: bool = _key(True, "TensorBoard logs in <run_dir>/tb")
@@ -65,6 +66,8 @@ def _problem(value, meta: dict) -> str | None:
         return f"must be one of {', '.join(choices)}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
+    if not math.isfinite(value):  # nan passes every comparison; inf trains to NaN weights
+        return "must be a finite number"
     too_low = lo is not None and (value <= lo if meta["above"] else value < lo)
     too_high = hi is not None and (value >= hi if meta["below"] else value > hi)
     if not (too_low or too_high):
@@ -160,7 +163,7 @@ class MmseqsConfig:
     threads: int = MISSING
     mask: int = MISSING
     comp_bias_corr: int = MISSING
-    kmer: int = MISSING
+    kmers: Any = MISSING  # a list of prefilter k-mer sizes (homology.MMseqs.kmers)
 
 
 @dataclass
