@@ -432,7 +432,10 @@ def test_startup_errors_are_one_line_exit_2():
     assert r.returncode == 2 and len(lines) == 2, r.stderr
     assert "warning: listening on all interfaces (0.0.0.0)" in lines[0] and "no authentication" in lines[0]
     assert lines[1] == f"error: port {port} on 0.0.0.0 is in use (another server?): choose another --port"
+    from ss_predict.serve.cli import parse_args
+    assert parse_args(["--max-svg-residues", "500"]).max_svg_residues == 500
     for args, words in [(["--max-residues", "0"], "--max-residues: must be at least 1"),
+                        (["--max-svg-residues", "0"], "--max-svg-residues: must be at least 1"),
                         (["--max-queue", "lots"], "'lots' is not a whole number"),
                         (["--port", "70000"], "'70000' is not a port number"),
                         (["--port", "0", "-m", "no_such_model"], "no bundled model 'no_such_model'"),

@@ -41,7 +41,10 @@ def write(predictions: list[Prediction], path: str | Path | None = None, format:
 
     if format not in FORMATS:
         raise ValueError(f"format '{format}' is not one of {', '.join(FORMATS)}")
-    predictions = list(predictions)
+    predictions = [predictions] if isinstance(predictions, Prediction) else list(predictions)
+    wrong = next((p for p in predictions if not isinstance(p, Prediction)), predictions)
+    if wrong is not predictions:
+        raise TypeError(f"predictions: expected Prediction objects (from predict), got a {type(wrong).__name__}")
     out = None if path is None else str(path)
     check_output(out, format)
     sink = open_sink(format, out, {}, journal=False)

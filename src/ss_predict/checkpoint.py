@@ -95,7 +95,28 @@ def load_checkpoint(path: str | Path) -> dict:
             _check_single(m, path, f"members[{i}].")
     else:
         _check_single(ckpt, path)
+    _check_calibration(ckpt, path)
     return ckpt
+
+
+def _check_calibration(ckpt: dict, path: Path) -> None:
+    """The optional "calibration" of a file (calibration.py): its temperatures are numbers in T_RANGE (a
+    negative or zero temperature would flip or break every prediction)."""
+    from .calibration import T_RANGE
+
+    cal = ckpt.get("calibration")
+    if cal is None:
+        return
+    if not isinstance(cal, dict):
+        raise UserError(f"{path}: damaged checkpoint: field 'calibration' is {type(cal).__name__} {_short(cal)}, "
+                        "expected a dict")
+    for key in ("temperature", "temperature3"):
+        if key not in cal:
+            continue
+        t = cal[key]
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not T_RANGE[0] <= t <= T_RANGE[1]:
+            raise UserError(f"{path}: damaged checkpoint: field 'calibration.{key}' is {_short(t)}, expected a "
+                            f"number from {T_RANGE[0]} to {T_RANGE[1]} (refit it, or delete the field)")
 
 
 _TYPE_NAMES = {dict: "a dict", list: "a list", str: "a string", int: "a whole number"}
@@ -154,6 +175,8 @@ def check_weights(state: dict, path: str | Path, field: str = "state_dict") -> N
     """Every entry a tensor, every floating-point tensor finite (a diverged run saves NaN weights, which
     would predict one state everywhere); else one line naming the file and the tensor."""
     for key, value in state.items():
+        if not isinstance(key, str):
+            raise UserError(f"{path}: damaged checkpoint: '{field}' has the key {_short(key)}, not a tensor name")
         if not isinstance(value, torch.Tensor):
             raise UserError(f"{path}: damaged checkpoint: '{field}' entry '{key}' is {type(value).__name__}, "
                             "not a tensor")
@@ -224,11 +247,26 @@ def build_model(ckpt: dict, source: str | Path = "checkpoint") -> torch.nn.Modul
         model = create_model(m["name"], ckpt["features"]["n_features"], **m["kwargs"])
     except (UserError, TypeError, ValueError, RuntimeError, IndexError, KeyError) as e:  # kwargs of the wrong kind
         raise UserError(f"{source}: field 'model.kwargs' does not build model '{m['name']}' ({_first_line(e)})") from None
+    state = clean_state_dict(ckpt["state_dict"])
+    want = model.state_dict()
+    missing, extra = [k for k in want if k not in state], [k for k in state if k not in want]
+    if missing or extra:
+        def names(keys): return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+        raise UserError(f"{source}: checkpoint weights do not fit model '{m['name']}': "
+                        + "; ".join(([f"missing {names(missing)}"] if missing else [])
+                                    + ([f"unexpected {names(extra)}"] if extra else [])))
     try:
-        model.load_state_dict(clean_state_dict(ckpt["state_dict"]))
+        model.load_state_dict(state)
     except (RuntimeError, TypeError, ValueError, KeyError, IndexError) as e:
-        raise UserError(f"{source}: checkpoint weights do not fit model '{m['name']}': {_first_line(e)}") from None
+        raise UserError(f"{source}: checkpoint weights do not fit model '{m['name']}': {_detail(e)}") from None
     return model.eval()
+
+
+def _detail(e: Exception) -> str:
+    """The first line of a load_state_dict error that says something (its first line only names the class)."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith("Error(s) in loading state_dict")]
+    return (useful or lines or [type(e).__name__])[0]
 
 
 def _first_line(e: Exception) -> str:

@@ -76,6 +76,8 @@ def _hydra_entry(config_name: str, task, argv: list[str]) -> None:
         overrides = [a for a in argv if not a.startswith("-")]
         multirun = bool(flags)
         cfgs = [load_config(config_name, job) for job in (sweep_jobs(overrides) if multirun else [overrides])]
+        for cfg in cfgs:
+            _check_groups(cfg)
         if multirun:
             _check_sweep(cfgs)
 
@@ -85,6 +87,18 @@ def _hydra_entry(config_name: str, task, argv: list[str]) -> None:
 
     sys.argv = [sys.argv[0], *argv]
     main()
+
+
+def _check_groups(cfg) -> None:
+    """`data=[]` or `model=[]` (an empty choice of a config group) leaves the section empty: one line, not a crash
+    deep inside the job."""
+    from omegaconf import DictConfig
+
+    for key in ("model", "data"):
+        if key in cfg and not (isinstance(cfg.get(key), DictConfig) and len(cfg.get(key))):
+            raise UserError(f"{key} is empty (was it given as {key}=[]?): choose one, e.g. "
+                            + ("model=cnn_bigru" if key == "model" else "data=tiny" if "trainer" in cfg
+                               else "data=cb513 or data=[cb513,ts115]"))
 
 
 def _check_sweep(cfgs: list) -> None:
@@ -143,8 +157,9 @@ def _train_task(cfg) -> None:
     import os
     if cfg.trainer.devices > 1 and "WORLD_SIZE" not in os.environ:
         from .config import check_data_paths
-        from .runs import check_run_dir
+        from .runs import check_name, check_run_dir
 
+        check_name(cfg.name)
         check_data_paths(cfg, cfg.data)  # one line here, not one per rank
         check_run_dir(Path(cfg.run_dir), cfg.trainer.resume, cfg.overwrite)
         _launch_torchrun(cfg.trainer.devices)
@@ -191,6 +206,24 @@ def _positive_int(text: str) -> int:
     return n
 
 
+MAX_THREADS = 1024  # torch.set_num_threads(100000) crashes (segmentation fault); as schema.MAX_THREADS
+
+
+def _threads(text: str) -> int:
+    """A CPU thread count (argparse type): 1 to MAX_THREADS."""
+    n = _positive_int(text)
+    if n > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_THREADS}, got {n}")
+    return n
+
+
+def _path(text: str) -> str:
+    """A file or folder path (argparse type): an empty one (an unset shell variable?) is refused, not read as '.'."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the path is empty (an unset shell variable?)")
+    return text
+
+
 def _fraction(text: str) -> float:
     """A share between 0 and 1 (argparse type)."""
     try:
@@ -226,7 +259,8 @@ def _predict_parser() -> argparse.ArgumentParser:
     ap = _OneLineParser(prog="ss-predict", description="Predict 8- and 3-state secondary structure from FASTA "
                         "with the bundled model (or your checkpoint), streaming: any input size in bounded memory, "
                         "output in input order as the run goes.")
-    ap.add_argument("input", help="FASTA file (one or more records; .gz read transparently), or - for standard input")
+    ap.add_argument("input", type=_path,
+                    help="FASTA file (one or more records; .gz read transparently), or - for standard input")
     ap.add_argument("-o", "--output", help="output file (- for standard output), or a folder (ending in /) for one "
                     "file per record; default: standard output. Files are replaced whole, symbolic links are "
                     "followed, devices and FIFOs are written through")
@@ -236,7 +270,8 @@ def _predict_parser() -> argparse.ArgumentParser:
     ap.add_argument("-m", "--model", default="default",
                     help="bundled model name or checkpoint path; several joined by commas are averaged")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    ap.add_argument("--profiles", help="folder with ID.pssm (PSI-BLAST ASCII) or ID.hhm (HHblits) per record")
+    ap.add_argument("--profiles", type=_path,
+                    help="folder with ID.pssm (PSI-BLAST ASCII) or ID.hhm (HHblits) per record")
     ap.add_argument("--skip-invalid", action="store_true", help="predict the valid records, list invalid ones")
     ap.add_argument("--allow-nucleotide", action="store_true",
                     help="predict records that look like DNA/RNA (>= 90%% A/C/G/T/U/N) instead of refusing them")
@@ -247,7 +282,7 @@ def _predict_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-tokens", type=_positive_int, default=32768, help="residues per batch (32768)")
     ap.add_argument("--window", type=_positive_int, default=WINDOW_RECORDS,
                     help=f"records held in memory at once ({WINDOW_RECORDS}; at most 500,000 residues)")
-    ap.add_argument("--threads", type=_positive_int, help="CPU threads (default: PyTorch's choice)")
+    ap.add_argument("--threads", type=_threads, help="CPU threads (default: PyTorch's choice)")
     ap.add_argument("--quiet", action="store_true",
                     help="no progress bar (it is shown when standard error is a terminal)")
     ap.add_argument("--version", action="version", version=f"ss-predict {__version__}")
@@ -264,7 +299,7 @@ def predict_main(argv: list[str] | None = None) -> None:
     from .predictor import Predictor, Shard
     from .writers import check_output
 
-    shard = Shard.parse(args.shard) if args.shard else None
+    shard = Shard.parse(args.shard) if args.shard is not None else None
     check_output(args.output, args.format)  # before the model loads and the (possibly long) prediction
     dinfo = distributed.from_env()
     if dinfo.enabled and args.input == "-":
@@ -326,17 +361,19 @@ def data_main(argv: list[str] | None = None) -> None:
     ap = _OneLineParser(prog="ss-data", description="Inspect, convert and build data sets.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     st = sub.add_parser("stats", help="proteins, residues and scored residues of a file")
-    st.add_argument("path")
+    st.add_argument("path", type=_path)
     st.add_argument("--format", help="format (default: detected)")
     cv = sub.add_parser("convert", help="convert any supported file to the Zhou or 3-line format")
-    cv.add_argument("input")
-    cv.add_argument("output")
+    cv.add_argument("input", type=_path)
+    cv.add_argument("output", type=_path)
     cv.add_argument("--to", required=True, choices=["zhou", "fasta3"])
     cv.add_argument("--format", help="input format (default: detected)")
     au = sub.add_parser("audit", help="homologous pairs between a training set and benchmark sets "
                         "(the builder's criteria); exit 1 if any pair is found")
-    au.add_argument("train", help="training set file, optionally PATH:SPLIT (e.g. train_set.jsonl.gz:train)")
-    au.add_argument("benchmarks", nargs="+", help="benchmark set files (any supported format), PATH[:SPLIT]")
+    au.add_argument("train", type=_path,
+                    help="training set file, optionally PATH:SPLIT (e.g. train_set.jsonl.gz:train)")
+    au.add_argument("benchmarks", nargs="+", type=_path,
+                    help="benchmark set files (any supported format), PATH[:SPLIT]")
     au.add_argument("--identity", type=_fraction, default=0.25, help="identical positions / shorter chain (0.25)")
     au.add_argument("--min-aln-len", type=_positive_int, default=30, help="aligned residues (30)")
     au.add_argument("--evalue", type=_positive_number, default=0.01, help="e-value, MMseqs2 and BLAST+ (0.01)")
@@ -344,9 +381,9 @@ def data_main(argv: list[str] | None = None) -> None:
     au.add_argument("--min-cover", type=_fraction, default=0.9,
                     help="an alignment under --min-aln-len still counts if it covers this share of the shorter chain "
                          "and >= --min-contained residues (0.9)")
-    au.add_argument("--threads", type=_positive_int, default=2)
+    au.add_argument("--threads", type=_threads, default=2)
     au.add_argument("--no-blast", action="store_true", help="MMseqs2 only (no BLAST+ second search)")
-    au.add_argument("-o", "--output", help="write the pairs (TSV) here instead of standard output")
+    au.add_argument("-o", "--output", type=_path, help="write the pairs (TSV) here instead of standard output")
     bd = sub.add_parser("build", help="build the homology-filtered training set (Hydra overrides follow)")
     bd.add_argument("overrides", nargs="*", help="e.g. valid_fraction=0.1 paths.output_dir=/tmp/x")
     bd.add_argument("--config-name", default="build",

@@ -107,6 +107,8 @@ def atomic_path(path: str | Path):
     renamed onto it at the end. Devices, FIFOs and descriptor paths: `path` itself (written through).
     OSErrors (read-only folder, full disk, a parent that is a file) become one-line UserErrors.
     """
+    if str(path).endswith(("/", os.sep)):  # Path() would drop the slash and write a file `x` for `x/`
+        raise UserError(f"cannot write {path}: the path ends in /, which names a folder; give a file name")
     if _write_through(path):
         try:
             yield Path(path)

@@ -7,7 +7,16 @@ directly inside its folder.
 """
 from __future__ import annotations
 
+# A record's file (NAME.EXT) is first written as .NAME.EXT.XXXXXXXX.tmp beside it (io_utils.atomic_path): both must
+# fit the file systems' usual limit of 255 bytes per name, so the final name may have at most 241.
+MAX_FILE_NAME = 255 - len("..XXXXXXXX.tmp")
+
 
 def safe_name(rid: str) -> str:
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in rid)
     return "_" + name if name.startswith(".") else name
+
+
+def file_name(rid: str, ext: str) -> str:
+    """The file a record gets in `-o DIR/`: its safe name and the format's extension."""
+    return f"{safe_name(rid)}.{ext}"

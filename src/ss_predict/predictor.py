@@ -8,7 +8,9 @@ whatever the size of the input. Standard input cannot be read twice: its records
 """
 from __future__ import annotations
 
+import os
 import signal
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -17,10 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import FormatError, UserError
+from .errors import FormatError, Terminated, UserError
 from .features import uses_profile
-from .formats.fasta import iter_proteins, plan_windows, scan_fasta, valid_proteins
+from .formats.fasta import checked_file_names, iter_proteins, plan_windows, scan_fasta, valid_proteins
 from .io_utils import STDIO, display_name
+from .memory import release_freed_memory
 from .outputs import FORMATS, PICTURE_FORMATS, Prediction
 from .records import Protein
 
@@ -61,8 +64,11 @@ class Shard:
 
 def _pairs(sequences) -> list[tuple[str, str]]:
     """(id, sequence) pairs from strings (ids seq1, seq2, ...), pairs, a mapping or Biopython SeqRecords."""
-    if isinstance(sequences, Mapping):
-        return [(k if isinstance(k, str) else str(k), v) for k, v in sequences.items()]
+    if isinstance(sequences, Mapping):  # (an id None stays None: check_record refuses it, naming the record)
+        return [(k if isinstance(k, str) or k is None else str(k), v) for k, v in sequences.items()]
+    if isinstance(sequences, (bytes, bytearray)):
+        raise TypeError(f"sequences: got {type(sequences).__name__}; give a FASTA path or a list of sequence "
+                        "strings (decode the bytes first)")
     if not isinstance(sequences, Iterable):
         raise TypeError(f"sequences: expected a FASTA path or a list of sequences, got {type(sequences).__name__}")
     pairs = []
@@ -81,6 +87,24 @@ def _pairs(sequences) -> list[tuple[str, str]]:
 
 def _is_path(sequences) -> bool:
     return isinstance(sequences, (str, Path)) or hasattr(sequences, "__fspath__")
+
+
+def _streamed(source) -> bool:
+    """True for input that can be read only once: standard input, or a path that is a pipe or device
+    (`<(zcat x.gz)`, /dev/stdin, a FIFO); a run reads a regular file twice (check, then predict)."""
+    if str(source) == STDIO:
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(source).st_mode) and not stat.S_ISDIR(os.stat(source).st_mode)
+    except (OSError, ValueError):
+        return False  # (reading it names the problem)
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # (either missing: not the same file)
+        return False
 
 
 def _check_path(sequences) -> None:
@@ -147,6 +171,9 @@ class Predictor:
                  window_records: int = WINDOW_RECORDS, window_residues: int = WINDOW_RESIDUES):
         from .checkpoint import load_models, parse_model_spec
         from .inference import resolve_device
+        from .memory import bound_heap
+
+        bound_heap()  # large tensors mapped and unmapped whole: flat memory over any number of windows
 
         for name, v in (("max_tokens", max_tokens), ("window_records", window_records),
                         ("window_residues", window_residues)):
@@ -220,7 +247,7 @@ class Predictor:
         """Predictions in input order, window by window: a FASTA file of any size in bounded memory (it is
         checked whole first, so a bad record raises before the first prediction is yielded)."""
         self._warn_profiles(profiles)
-        if _is_path(sequences) and str(sequences) != STDIO:
+        if _is_path(sequences) and not _streamed(sequences):
             _check_path(sequences)
             scan = scan_fasta(sequences, False, allow_nucleotide, None, self.window_records, self.window_residues)
             source = valid_proteins(sequences, False, allow_nucleotide)
@@ -228,6 +255,7 @@ class Predictor:
             source = iter_input(sequences, allow_nucleotide=allow_nucleotide)
         for window in windows_of(source, self.window_records, self.window_residues):
             yield from self.predict_proteins(window, profiles=profiles, progress=progress or None)
+            release_freed_memory()  # the window's pages back to the system (memory.py)
 
     def predict(self, sequences, *, profiles: str | Path | None = None, allow_nucleotide: bool = False,
                 progress: bool = False) -> list[Prediction]:
@@ -246,17 +274,20 @@ class Predictor:
         Returns counts of what was done."""
         from tqdm import tqdm
 
-        from .writers import check_output, is_folder_output, open_sink, safe_name
+        from .names import file_name
+        from .outputs import EXTENSIONS
+        from .writers import check_output, is_folder_output, open_sink
 
         if fmt not in FORMATS:
             raise UserError(f"format '{fmt}' is not one of {', '.join(FORMATS)}")
         check_output(output, fmt)
-        shard = shard or Shard()
+        shard = Shard.parse(shard) if isinstance(shard, str) else shard or Shard()
         if world > 1:
             shard = shard.split(rank, world)
-        stdin = str(source) == STDIO
+        stdin = _streamed(source)  # standard input, a pipe or a device: read once, checked as it comes
         if stdin and (resume or shard.count > 1):
-            raise UserError(f"{'--resume' if resume else '--shard / torchrun'} needs an input file: standard input "
+            what = "standard input" if str(source) == STDIO else f"{source} (a pipe or device)"
+            raise UserError(f"{'--resume' if resume else '--shard / torchrun'} needs an input file: {what} "
                             "cannot be read twice")
         if resume and output in (None, STDIO):
             raise UserError("--resume needs -o FILE or -o DIR/: standard output cannot be resumed")
@@ -264,13 +295,19 @@ class Predictor:
         if uses_profile(self.features) and not profiles:
             raise UserError("this model needs profiles: give --profiles DIR with ID.pssm or ID.hhm per record")
         folder = output not in (None, STDIO) and is_folder_output(output)
+        if not stdin and not folder and output not in (None, STDIO) and _same_file(source, output):
+            raise UserError(f"-o {output} is the input file {source}: the predictions would replace it; give "
+                            "another -o")
+        def name_rule(rid): return file_name(rid, EXTENSIONS[fmt])
         problems: list[str] = []
         if stdin:
             scan, owned, several = None, None, None
-            source_iter = iter_input(STDIO, allow_nucleotide=allow_nucleotide, skip_invalid=skip_invalid,
-                                         problems=problems)
+            source_iter = iter_input(source, allow_nucleotide=allow_nucleotide, skip_invalid=skip_invalid,
+                                     problems=problems)
+            if folder:  # names checked as records come (a window and the one after are read before any write)
+                source_iter = checked_file_names(source_iter, display_name(source), name_rule)
         else:
-            scan = scan_fasta(source, skip_invalid, allow_nucleotide, safe_name if folder else None,
+            scan = scan_fasta(source, skip_invalid, allow_nucleotide, name_rule if folder else None,
                               self.window_records, self.window_residues)
             problems = scan.problems
             if scan.records == 0:
@@ -292,6 +329,13 @@ class Predictor:
         suffix = f".{shard.index}-of-{shard.count}" if shard.count > 1 else ""
         sink = open_sink(fmt, output, fingerprint, journal=not stdin, rank_suffix=suffix)
         done = sink.start(resume)
+        if done and scan is not None:  # the journal's counts must be those of this input's first `done` windows
+            expect = sum(n for i, (n, _) in enumerate(scan.windows[:done]) if owned[i])
+            if done > len(scan.windows) or getattr(sink, "records", expect) != expect:
+                raise UserError(f"--resume: the journal {sink.journal.path} says {done} windows "
+                                f"({getattr(sink, 'records', '?')} records) are done, which this input does not "
+                                f"have ({expect} records in its first {min(done, len(scan.windows))} windows of "
+                                f"{len(scan.windows)}): it is damaged; delete it to start over")
         todo = [i for i, own in enumerate(owned) if own] if owned is not None else None
         total = sum(scan.windows[i][1] for i in todo) if todo is not None else None
         n_records = sum(scan.windows[i][0] for i in todo) if todo is not None else None
@@ -328,6 +372,8 @@ class Predictor:
             hint = sink.abort(interrupted=True)
             if hint:
                 print(f"[ss-predict] interrupted: {hint}", file=sys.stderr)
+            if isinstance(e, (_Terminated, Terminated)):  # SIGTERM: the CLI says "terminated", exit status 143
+                raise Terminated from e
             raise KeyboardInterrupt from e
         except BaseException:
             bar.close()
@@ -348,6 +394,8 @@ class Predictor:
         counts["windows"] += 1
         bar.set_postfix_str(f"{counts['records']:,}" + (f"/{n_records:,}" if n_records else "") + " records",
                             refresh=False)
+        del preds, window, item
+        release_freed_memory()  # the window's pages back to the system (memory.py)
 
     @staticmethod
     def _report(problems: list[str], rank: int) -> None:

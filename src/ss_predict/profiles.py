@@ -8,6 +8,7 @@ residues). For an HHM the emission probabilities p are turned into PSSM-like hal
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ def _read_lines(path: str | Path) -> list[str]:
     if os.path.isdir(path):
         raise FormatError(f"{path}: is a folder, not a profile file")
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the run, a device never end
+            raise FormatError(f"{path}: is a pipe or device, not a profile file")
         data = Path(path).read_bytes()
     except OSError as e:
         raise FormatError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
@@ -126,6 +129,8 @@ def find_profile(folder: Path, rid: str) -> Path | None:
         try:
             os.stat(f)
         except FileNotFoundError:
+            if os.path.islink(f):
+                raise UserError(f"record '{rid}': its profile {f} is a symbolic link to a missing file") from None
             continue
         except OSError as e:
             raise UserError(f"record '{rid}': cannot read its profile {f}: {e.strerror or type(e).__name__}") from None
@@ -136,8 +141,11 @@ def find_profile(folder: Path, rid: str) -> Path | None:
 def attach_profiles(proteins: list[Protein], folder: str | Path) -> None:
     """Give each protein the profile from folder/NAME.pssm or folder/NAME.hhm (must match its sequence)."""
     folder = Path(folder)
-    if not os.path.isdir(folder):
-        raise UserError(f"--profiles {folder}: not a folder")
+    try:
+        if not stat.S_ISDIR(os.stat(folder).st_mode):
+            raise UserError(f"--profiles {folder}: not a folder")
+    except OSError as e:
+        raise UserError(f"--profiles {folder}: {e.strerror or type(e).__name__}") from None
     for p in proteins:
         f = find_profile(folder, p.id)
         if f is None:

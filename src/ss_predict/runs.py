@@ -26,6 +26,15 @@ def check_writable(folder: Path, what: str = "output folder") -> None:
                         "(or SS_OUTPUT_DIR) to a writable folder") from None
 
 
+def check_name(name) -> None:
+    """A run name becomes a folder under <output_dir>/runs/: it must name one there (not '', not an absolute
+    path, no '..' that would put the run, or remove one with overwrite=true, outside the runs folder)."""
+    text = str(name) if name is not None else ""
+    if not text.strip() or text.startswith(("/", "\\")) or ".." in Path(text).parts:
+        raise UserError(f"name={text!r}: give a run name such as name=my_run (a folder under <output_dir>/runs/; "
+                        "not empty, not absolute, no '..')")
+
+
 def check_run_dir(run_dir: Path, resume: str | None, overwrite: bool) -> None:
     """Refuse to train into a folder holding another run's checkpoints unless resuming it or overwriting."""
     taken = [n for n in ("best.pt", "last.pt") if (run_dir / n).exists()]

@@ -41,7 +41,7 @@ class TrainerConfig:
     device: str = _key("auto", "auto, cpu, cuda, cuda:N or mps")
     precision: str = _key("auto", "auto = bf16 autocast on CUDA, fp32 on CPU; fp32 forces fp32",
                           choices=("auto", "fp32"))
-    threads: Optional[int] = _key(None, "CPU threads (null: PyTorch's choice)", 1, 1024)  # (more crashes torch)
+    threads: Optional[int] = _key(None, "CPU threads (null: PyTorch's choice)", 1)
     log_every: int = _key(20, "steps between training-loss samples", 1)
     progress: bool = _key(True, "progress bar per epoch")
     tensorboard: bool = _key(True, "TensorBoard logs in <run_dir>/tb")
@@ -57,6 +57,7 @@ class TrainerConfig:
 
 
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+MAX_THREADS = 1024  # trainer.threads; as cli.MAX_THREADS (this module is too heavy for ss-predict to import)
 
 
 def _problem(value, meta: dict) -> str | None:
@@ -109,6 +110,8 @@ def check_trainer(node) -> TrainerConfig:
         why = _problem(value, f.metadata)
         if f.name == "device" and not DEVICE.fullmatch(str(value).strip().lower()):
             why = "must be auto, cpu, cuda, cuda:N or mps"
+        if f.name == "threads" and not why and value > MAX_THREADS:  # torch.set_num_threads(100000) segfaults
+            why = f"must be at most {MAX_THREADS}"
         if why:
             raise UserError(f"config error: trainer.{f.name}={shown(value)} {why} (default: {shown(f.default)})")
     return t

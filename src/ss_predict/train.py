@@ -26,7 +26,7 @@ from .io_utils import atomic_write_text
 from .losses import distill_loss, ss_loss
 from .metrics import score_proteins
 from .models import create_model
-from .runs import check_run_dir, prepare_run_dir
+from .runs import check_name, check_run_dir, prepare_run_dir
 from .schema import TrainerConfig, check_trainer
 from .splits import load_split, manifest_hash
 
@@ -418,6 +418,13 @@ def remember_ctrl_c(run: Run):
 def end_epoch(run: Run, epoch_stats: dict) -> tuple[dict, bool]:
     """Validate, record the epoch, save best.pt (when validation Q3 improved) and last.pt."""
     state = run.state
+    bad = next((k for k, v in run.model.state_dict().items()
+                if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+    if bad is not None:  # a diverged run: saving it would make a best.pt that predicts one state everywhere
+        raise UserError(f"training diverged in epoch {state['epoch'] + 1} "
+                        f"(train loss {epoch_stats['train_loss']:.4g}): weight '{bad}' is NaN or infinite, so nothing "
+                        f"of this epoch is saved; lower trainer.lr (now {run.t.lr:g}) and train again (overwrite=true) "
+                        "or resume the last good last.pt")
     state["epoch"] += 1
     metrics, weights = validate(run)
     metrics.update({"epoch": state["epoch"], **epoch_stats})
@@ -484,6 +491,7 @@ def train(cfg: DictConfig) -> dict:
     """
     started = time.monotonic()
     t = check_trainer(cfg.trainer)  # one line for a bad value, before anything is read or made
+    check_name(cfg.name)
     dinfo, device = setup_device(t)
     torch.manual_seed(cfg.seed)
     if t.threads:

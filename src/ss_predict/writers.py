@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from .errors import UserError
-from .names import safe_name  # noqa: F401  (predictor imports it from here)
+from .names import file_name, safe_name  # noqa: F401  (safe_name: for callers that import it from here)
 from .io_utils import STDIO, atomic_write_bytes, check_writable, take_over, write_stdout, write_through_target
 from .outputs import (BINARY_FORMATS, EXTENSIONS, PICTURE_FORMATS, TEXT_FORMATS, Prediction, parquet_table, render, render_end,
                       render_record)
@@ -63,8 +63,12 @@ class Journal:
             return None
         try:
             state = json.loads(self.path.read_text())
-            if state.get("version") != JOURNAL_VERSION or not isinstance(state.get("windows"), int):
+            if state.get("version") != JOURNAL_VERSION or not isinstance(state.get("fingerprint"), dict) \
+                    or not isinstance(state.get("done", False), bool):
                 raise ValueError
+            for key in ("windows", "records", "bytes"):  # counts: a damaged one would cut, pad or skip the output
+                if not isinstance(state.get(key), int) or isinstance(state[key], bool) or state[key] < 0:
+                    raise ValueError
         except (OSError, ValueError, AttributeError):
             raise UserError(f"{self.path}: not a readable ss-predict resume journal: delete it to start over") from None
         return state
@@ -109,6 +113,8 @@ class Sink:
 
 
 def _text(preds: list[Prediction], fmt: str, first: int, several: bool, last: bool) -> str:
+    if not preds and first == 0 and last:  # a run of no records at all (the API's write([])): "[]" for json
+        return "[]\n" if fmt == "json" else ""
     return "".join(render_record(p, fmt, first + i, several) for i, p in enumerate(preds)) + (
         render_end(fmt) if last else "")
 
@@ -169,9 +175,14 @@ class FileSink(Sink):
             if state is not None:
                 self.journal.check(state, self.shown)
                 if state.get("done") and not self.part.exists():
-                    self.windows = -1  # complete: only the journal was left to remove
+                    self.windows, self.records = -1, state["records"]  # complete: only the journal was left
                     return state["windows"]
                 self.fh = open(self.part, "r+b")
+                size = os.fstat(self.fh.fileno()).st_size
+                if size < state["bytes"]:  # truncate() would pad the output with zero bytes
+                    self.fh.close()
+                    raise UserError(f"--resume: {self.part} has {size} bytes, fewer than the {state['bytes']} its "
+                                    f"journal {self.journal.path} records: delete both to start over")
                 self.fh.truncate(state["bytes"])
                 self.fh.seek(state["bytes"])
                 self.windows, self.records = state["windows"], state["records"]
@@ -286,7 +297,7 @@ class FolderSink(Sink):
     def write(self, index, preds, first, several, last):
         for p in preds:
             data = _record_bytes(p, self.fmt)
-            atomic_write_bytes(self.folder / f"{safe_name(p.id)}.{EXTENSIONS[self.fmt]}", data)
+            atomic_write_bytes(self.folder / file_name(p.id, EXTENSIONS[self.fmt]), data)
         self.windows, self.records = index + 1, self.records + len(preds)
         if self.use_journal:
             self.journal.write(self.windows, self.records, 0)
@@ -317,6 +328,8 @@ class PictureSink(Sink):
         data = pictures.svg(self.preds) if self.fmt == "svg" else pictures.png(self.preds)
         data = data.encode() if isinstance(data, str) else data
         if self.out in (None, STDIO):
+            if sys.stdout is None:
+                raise UserError("standard output is closed; give -o FILE")
             try:
                 sys.stdout.flush()
                 sys.stdout.buffer.write(data)

@@ -37,6 +37,9 @@ def detect(path: str | Path) -> str:
     path = Path(path)
     if not path.exists():
         raise FormatError(f"{path}: file not found")
+    if not path.is_dir() and not path.is_file():
+        raise FormatError(f"{path}: a pipe or device: its format cannot be detected without reading it; "
+                          "give the format (--format NAME)")
     if path.is_dir():
         if (path / "Proteins.fa").exists():
             return "scratch"
@@ -64,7 +67,7 @@ def detect(path: str | Path) -> str:
         head = fh.read(65536)
     if b"\x00" in head:
         raise FormatError(f"{path}: binary data of no known format")
-    text = head.decode("utf-8", "replace")
+    text = head.decode("utf-8", "replace").removeprefix("\ufeff")  # (a UTF-8 byte order mark)
     if is_classic_dssp(text):  # by content: SCRATCH-1D's SSpro8.dssp is a label file, not DSSP output
         return "dssp"
     lines = text.splitlines()
@@ -87,7 +90,13 @@ def read_any(path: str | Path, fmt: str | None = None, **kwargs) -> list[Protein
         options = list(inspect.signature(reader).parameters)[1:]
         raise FormatError(f"{path}: format '{fmt}' has no option {', '.join(sorted(kwargs))} (its options: "
                           f"{', '.join(options) or 'none'})") from None
-    return reader(path, **kwargs)
+    try:
+        return reader(path, **kwargs)
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}) for format '{fmt}'") from None
+    except (ValueError, IndexError, KeyError) as e:  # a reader's check missed a damaged field: still one line
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise FormatError(f"{path}: not a readable '{fmt}' file ({detail})") from None
 
 
 __all__ = ["READERS", "WRITERS", "detect", "read_any"] + [f.__name__ for f in READERS.values()]

@@ -301,9 +301,7 @@ def scan_fasta(path: str | Path, skip_invalid: bool = False, allow_nucleotide: b
                 keys.append(int.from_bytes(id_key(p.id), "little"))
                 if name_rule is not None:
                     fname = name_rule(p.id)
-                    if len(fname.encode()) > 255:
-                        raise FormatError(f"{where}: record '{p.id[:60]}': its file name would be over 255 bytes "
-                                          "(the file system's limit): shorten the id or write to a single file")
+                    _check_file_name(where, p.id, fname)
                     names.append(int.from_bytes(id_key(fname), "little"))
                 scan.records += 1
                 scan.residues += len(p.sequence)
@@ -326,6 +324,32 @@ def scan_fasta(path: str | Path, skip_invalid: bool = False, allow_nucleotide: b
     if clashes:
         _name_clash(path, name_rule, clashes[0], allow_nucleotide, "name", scan.repeats, skip_invalid)
     return scan
+
+
+def _check_file_name(where: str, rid: str, fname: str) -> None:
+    from ..names import MAX_FILE_NAME
+    if len(fname.encode()) > MAX_FILE_NAME:
+        raise FormatError(f"{where}: record '{rid[:60]}': its file name would be over {MAX_FILE_NAME} bytes "
+                          "(255 bytes, the file system's limit, less the room of its temporary file): shorten the id "
+                          "or write to a single file")
+
+
+def checked_file_names(proteins: Iterable[Protein], where: str, name_rule) -> Iterator[Protein]:
+    """The proteins of a stream read once (standard input, a pipe), refusing, as they come, a record whose file
+    name (`name_rule(id)`) is too long or was already taken by an earlier record (its file would be replaced)."""
+    seen: set[bytes] = set()
+    first: dict[bytes, str] = {}
+    for p in proteins:
+        fname = name_rule(p.id)
+        _check_file_name(where, p.id, fname)
+        key = id_key(fname)
+        if key in seen:
+            raise FormatError(f"{where}: records '{first.get(key, '?')}' and '{p.id}' both map to the file name "
+                              f"'{fname}': write to a single file instead")
+        seen.add(key)
+        if len(first) < 100_000:  # the ids of the first names, to name both records of a clash in the message
+            first[key] = p.id
+        yield p
 
 
 def _repeated(keys: array) -> list[int]:

@@ -13,7 +13,11 @@ from ..io_utils import atomic_write_text
 
 
 def read_three_line(path: str | Path) -> list[Protein]:
-    lines = [ln.rstrip("\r\n") for ln in Path(path).read_text().splitlines()]
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")  # (a byte order mark is dropped)
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{path}: not a UTF-8 text file (byte {e.start})") from None
+    lines = [ln.rstrip("\r\n") for ln in text.splitlines()]
     proteins = []
     i = 0
     while i < len(lines):
@@ -22,6 +26,8 @@ def read_three_line(path: str | Path) -> list[Protein]:
             continue
         if not lines[i].startswith(">") or i + 2 >= len(lines):
             raise FormatError(f"{path}: line {i + 1}: expected '>id' followed by a sequence and a label line")
+        if not lines[i][1:].split():
+            raise FormatError(f"{path}: line {i + 1}: record has no id after '>'")
         rid, seq, lab = lines[i][1:].split()[0], lines[i + 1].strip(), lines[i + 2].strip()
         if len(seq) != len(lab):
             raise FormatError(f"{path}: record '{rid}' (line {i + 1}): {len(seq)} residues but {len(lab)} labels")

@@ -9,7 +9,7 @@ import socket
 import sys
 
 from .. import __version__
-from ..cli import _OneLineParser, _positive_int, guarded
+from ..cli import _OneLineParser, _positive_int, _threads, guarded
 from ..errors import UserError
 from .limits import Limits
 
@@ -17,7 +17,7 @@ ALL_INTERFACES = ("0.0.0.0", "::", "")
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or int(text) > 65535:
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:  # (isdigit alone takes '²')
         raise argparse.ArgumentTypeError(f"'{text}' is not a port number (0 to 65535; 0: any free port)")
     return int(text)
 
@@ -45,9 +45,12 @@ def parse_args(argv: list[str] | None):
                     "fixed for the server's life")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     ap.add_argument("--max-tokens", type=_positive_int, default=32768, help="residues per batch (as ss-predict)")
-    ap.add_argument("--threads", type=_positive_int, help="CPU threads for the model (default: PyTorch's choice)")
+    ap.add_argument("--threads", type=_threads, help="CPU threads for the model (default: PyTorch's choice)")
     ap.add_argument("--max-residues", type=_positive_int, default=d.max_residues,
                     help=f"residues in one request (default {d.max_residues}; more: 413)")
+    ap.add_argument("--max-svg-residues", type=_positive_int, default=d.max_svg_residues,
+                    help=f"residues in one format=svg request (default {d.max_svg_residues}; more: 413; drawing is "
+                    "slow)")
     ap.add_argument("--max-body", type=_positive_int, default=d.max_body,
                     help=f"bytes in one request body (default {d.max_body}; more: 413)")
     ap.add_argument("--max-queue", type=_positive_int, default=d.max_queue,
@@ -119,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     if uses_profile(predictor.features):
         raise UserError(f"model '{args.model}' needs profiles, which a request cannot send; serve a "
                         "sequence-only model")
-    limits = Limits(args.max_residues, args.max_body, args.max_queue, args.timeout)
+    limits = Limits(args.max_residues, args.max_body, args.max_queue, args.timeout,
+                    max_svg_residues=args.max_svg_residues)
     config = uvicorn.Config(create_app(predictor, limits), log_level="info", access_log=not args.no_access_log,
                             timeout_graceful_shutdown=int(args.timeout) + 5, timeout_keep_alive=5,
                             limit_concurrency=max(1000, 4 * args.max_queue), server_header=False,
