@@ -248,17 +248,16 @@ def build_model(ckpt: dict, source: str | Path = "checkpoint") -> torch.nn.Modul
     except (UserError, TypeError, ValueError, RuntimeError, IndexError, KeyError) as e:  # kwargs of the wrong kind
         raise UserError(f"{source}: field 'model.kwargs' does not build model '{m['name']}' ({_first_line(e)})") from None
     state = clean_state_dict(ckpt["state_dict"])
-    want = model.state_dict()
-    missing, extra = [k for k in want if k not in state], [k for k in state if k not in want]
-    if missing or extra:
-        def names(keys): return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
-        raise UserError(f"{source}: checkpoint weights do not fit model '{m['name']}': "
-                        + "; ".join(([f"missing {names(missing)}"] if missing else [])
-                                    + ([f"unexpected {names(extra)}"] if extra else [])))
-    try:
+    try:  # (classical models take their fitted tensors in their own load_state_dict)
         model.load_state_dict(state)
     except (RuntimeError, TypeError, ValueError, KeyError, IndexError) as e:
-        raise UserError(f"{source}: checkpoint weights do not fit model '{m['name']}': {_detail(e)}") from None
+        want = model.state_dict()
+        missing, extra = [k for k in want if k not in state], [k for k in state if k not in want]
+
+        def names(keys): return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+        why = "; ".join(([f"missing {names(missing)}"] if missing else [])
+                        + ([f"unexpected {names(extra)}"] if extra else [])) or _detail(e)
+        raise UserError(f"{source}: checkpoint weights do not fit model '{m['name']}': {why}") from None
     return model.eval()
 
 
