@@ -345,3 +345,13 @@ def test_api_odd_arguments(tmp_path, capsys):
     assert json.loads((tmp_path / "e.json").read_text()) == []  # was "]"
     counts = Predictor().run(str(FASTA), str(tmp_path / "s.ss2"), shard="1/1")
     assert counts["records"] == 1
+
+
+def test_eval_output_that_cannot_be_written_is_refused_before_scoring(tmp_path, cwd, capsys):
+    from ss_predict.cli import eval_main
+    (tmp_path / "dir").mkdir()
+    for output, words in ((f"{tmp_path}/dir/", "not a folder"), (f"{tmp_path}/dir", "it is a folder"),
+                          (f"{tmp_path}/afile/x.json", "is a file, not a folder")):
+        (tmp_path / "afile").write_text("")
+        code, _, err = run_cli(eval_main, capsys, "checkpoint=default", "data=casp12", f"output={output}")
+        assert code == 2 and words in one_line_error(err) and "Q3" not in err

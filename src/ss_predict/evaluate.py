@@ -17,7 +17,7 @@ from .config import check_data_paths
 from .errors import UserError
 from .inference import calibrated, predict_sets, resolve_device
 from .audit import REPORT_HEADER
-from .io_utils import atomic_write_text, read_input_text, write_through_target
+from .io_utils import atomic_write_text, check_writable, read_input_text, write_through_target
 from .metrics import calibration, score_proteins
 from .splits import load_split
 
@@ -133,6 +133,10 @@ def check_options(cfg: DictConfig) -> list[str]:
 def run_eval(cfg: DictConfig) -> dict:
     specs = check_options(cfg)
     progress = show_progress(cfg.get("progress", "auto"))
+    if cfg.output:  # a folder, a read-only place: one line before any set is scored, not after
+        if str(cfg.output).endswith(("/", os.sep)):
+            raise UserError(f"output={cfg.output}: give a file path for the JSON report, not a folder")
+        check_writable(cfg.output)
     if cfg.output and os.path.exists(cfg.output) and not write_through_target(cfg.output) and not cfg.get("overwrite"):
         raise UserError(f"{cfg.output} exists: add overwrite=true to replace it, or leave output= unset for a "
                         "new file under <output_dir>/eval/")
