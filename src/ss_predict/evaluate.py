@@ -30,7 +30,8 @@ def evaluate_sets(models: list, feature_spec: str, sets: dict[str, list], device
         with tqdm(total=int(data.lengths.sum()), desc=name, unit="res", unit_scale=True, leave=False,
                   disable=not progress) as bar:
             raw = predict_sets(models, data, device, max_tokens, progress=bar)
-        probs, probs3 = [list(x) for x in zip(*(calibrated(p, models) for p in raw))] if raw else ([], [])
+        both = [calibrated(p, models) for p in raw]
+        probs, probs3 = [p8 for p8, _ in both], [p3 for _, p3 in both]
         results[name] = score_proteins(proteins, [p.argmax(-1) for p in probs], [p.argmax(-1) for p in probs3])
         results[name]["calibration"] = calibration(proteins, probs, probs3)
         results[name]["per_chain"] = per_chain(proteins, probs3)

@@ -23,7 +23,7 @@ from .errors import FormatError, Terminated, UserError
 from .features import uses_profile
 from .formats.fasta import checked_file_names, iter_proteins, plan_windows, scan_fasta, valid_proteins
 from .io_utils import STDIO, display_name
-from .memory import release_freed_memory
+from .memory import bound_heap, release_freed_memory
 from .outputs import FORMATS, PICTURE_FORMATS, Prediction
 from .records import Protein
 
@@ -95,9 +95,10 @@ def _streamed(source) -> bool:
     if str(source) == STDIO:
         return True
     try:
-        return not stat.S_ISREG(os.stat(source).st_mode) and not stat.S_ISDIR(os.stat(source).st_mode)
+        mode = os.stat(source).st_mode
     except (OSError, ValueError):
         return False  # (reading it names the problem)
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _same_file(a, b) -> bool:
@@ -171,7 +172,6 @@ class Predictor:
                  window_records: int = WINDOW_RECORDS, window_residues: int = WINDOW_RESIDUES):
         from .checkpoint import load_models, parse_model_spec
         from .inference import resolve_device
-        from .memory import bound_heap
 
         bound_heap()  # large tensors mapped and unmapped whole: flat memory over any number of windows
 
