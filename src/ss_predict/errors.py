@@ -9,6 +9,15 @@ class FormatError(UserError):
     """A data file that cannot be read: the message names the file and the record or line."""
 
 
+class NucleotideError(FormatError):
+    """A record that looks like DNA or RNA. `problem` is the line without advice; the advice (`hint`) names the
+    CLI's and the API's option, so a caller that offers neither (the server) words its own."""
+
+    def __init__(self, problem: str, hint: str):
+        super().__init__(f"{problem}, {hint}")
+        self.problem = problem
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a `kill`, a scheduler's time limit), raised like Ctrl-C so that the same clean-up runs: temporary
     files are removed, ss-train saves last.pt. The CLI then exits with status 143."""

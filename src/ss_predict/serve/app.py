@@ -7,7 +7,6 @@ import contextlib
 import importlib.util
 import io
 import json
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from enum import Enum
@@ -24,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..api import SOURCE
-from ..errors import FormatError, UserError
+from ..errors import FormatError, NucleotideError, UserError
 from ..outputs import render
 from .batcher import Batcher, QueueFull
 from .limits import Limits
@@ -41,8 +40,6 @@ class Format(str, Enum):
 MEDIA = {"json": "application/json", "svg": "image/svg+xml"}  # the others: text/plain
 PICTURES = "ss_predict.pictures"  # svg(pred) -> str, the cartoon; the svg format needs it (and matplotlib)
 OTHER_FORMATS = "format=json, ss2 or horiz"
-# The CLI's advice for DNA/RNA names options a request cannot send; the server says what it does instead.
-CLI_NUCLEOTIDE_HINT = re.compile(r", or pass --allow-nucleotide\b.*$")
 PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
             "img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 UBIQUITIN = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
@@ -148,7 +145,9 @@ def _check_svg(proteins: list, limits: Limits) -> None:
 
 def api_message(e: UserError) -> str:
     """A user error's line as a client of this server should read it (no advice about CLI options)."""
-    return CLI_NUCLEOTIDE_HINT.sub(" (this server predicts proteins only)", str(e))
+    if isinstance(e, NucleotideError):  # the CLI's advice names options a request cannot send
+        return f"{e.problem} (this server predicts proteins only)"
+    return str(e)
 
 
 PREDICT_BODY = {"required": True, "content": {
