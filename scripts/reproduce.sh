@@ -27,11 +27,19 @@ if [[ $stage == build || $stage == all ]]; then
   ss-data audit outputs/data/train_set.jsonl.gz $BENCH_FILES -o outputs/audit/benchmarks.tsv
   ss-data audit outputs/data/train_set.jsonl.gz:train outputs/data/train_set.jsonl.gz:valid \
     -o outputs/audit/train_valid.tsv
+  # the outside reviewer's criteria with plain `mmseqs easy-search` (not the builder's code): exit 1 on any pair
+  python scripts/independent_audit.py outputs/data/train_set.jsonl.gz:train \
+    cb513=$D/ps4_netsurfp_cb513_ts115/CB513_HHblits.csv ts115=$D/ps4_netsurfp_cb513_ts115/TS115_HHblits.csv \
+    casp12=$D/lift_ss_testsets/CASP12.txt casp10=$D/dcblstm_casp10_casp11/casp10.h5 \
+    casp11=$D/dcblstm_casp10_casp11/casp11.h5 cb513_zhou=$D/zhou_cullpdb_csv/cb513.npy.csv \
+    valid=outputs/data/train_set.jsonl.gz:valid -o outputs/audit/independent.tsv
 fi
 if [[ $stage == default || $stage == all ]]; then
   # the bundled model: one CNN+BiGRU (the default_model recipe) on the v3 build, chosen on validation
   ss-train experiment=default_model $W
   python scripts/make_ensemble.py src/ss_predict/weights/default.pt $R/default_model/best.pt
+  # its temperatures, fitted on the build's validation split only (weights unchanged)
+  python scripts/calibrate.py src/ss_predict/weights/default.pt --build outputs --in-place
   score default src/ss_predict/weights/default.pt
 fi
 if [[ $stage == cullpdb || $stage == all ]]; then

@@ -355,7 +355,11 @@ class Predictor:
                     continue
                 start = first
                 first += len(window)
-                if not owned[index] or index < done:
+                if not owned[index]:
+                    continue
+                if index < done:  # done before the interruption; a folder's files of it are checked, not trusted
+                    if sink.missing(window):
+                        sink.rewrite(self.predict_proteins(window, profiles=profiles))
                     continue
                 self._write(sink, (index, window, start), several, index == last_window, counts, bar, n_records,
                             profiles)

@@ -104,6 +104,14 @@ class Sink:
     def write(self, index: int, preds: list[Prediction], first: int, several: bool, last: bool) -> None:
         raise NotImplementedError
 
+    def missing(self, proteins) -> bool:
+        """On --resume: whether output of these records, from a window the journal counts as done, is gone."""
+        return False
+
+    def rewrite(self, preds: list[Prediction]) -> None:
+        """Write again the output of records of a done window (`missing` said some is gone)."""
+        raise NotImplementedError
+
     def finish(self) -> None:
         pass
 
@@ -294,13 +302,21 @@ class FolderSink(Sink):
                   file=sys.stderr)
         return self.windows
 
+    def _path(self, rid: str) -> Path:
+        return self.folder / file_name(rid, EXTENSIONS[self.fmt])
+
     def write(self, index, preds, first, several, last):
-        for p in preds:
-            data = _record_bytes(p, self.fmt)
-            atomic_write_bytes(self.folder / file_name(p.id, EXTENSIONS[self.fmt]), data)
+        self.rewrite(preds)
         self.windows, self.records = index + 1, self.records + len(preds)
         if self.use_journal:
             self.journal.write(self.windows, self.records, 0)
+
+    def missing(self, proteins):
+        return any(not self._path(p.id).is_file() for p in proteins)  # a file deleted since, or never renamed
+
+    def rewrite(self, preds):
+        for p in preds:
+            atomic_write_bytes(self._path(p.id), _record_bytes(p, self.fmt))
 
     def finish(self):
         self.journal.remove()
