@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ss_predict.api import Predictor
-from ss_predict.calibration import apply_numpy, fit_temperature
+from ss_predict.calibration import apply_numpy, choose_temperatures, fit_temperature
 from ss_predict.checkpoint import save_checkpoint
 from ss_predict.features import spec_dict
 from ss_predict.formats import read_any
@@ -71,6 +71,25 @@ def test_fit_recovers_the_temperature_of_overconfident_probabilities():
     assert fit_temperature([sharp], [labels]) == pytest.approx(2.0, rel=0.05)
     assert fit_temperature([p], [labels]) == pytest.approx(1.0, rel=0.05)
     assert (apply_numpy(sharp, 2.0).argmax(1) == sharp.argmax(1)).all()
+
+
+def test_a_temperature_that_lowers_the_nll_but_raises_the_ece_is_not_kept():
+    # top probability 0.6 and right 60% of the time (ECE 0 as it stands), but the runner-up (0.3) is the label in
+    # the other 40%: sharpening moves the tail's mass to both and lowers the NLL, yet overstates the top one
+    rng = np.random.default_rng(1)
+    n = 5_000
+    p = np.tile(np.array([0.6, 0.3] + [0.1 / 6] * 6, dtype=np.float32), (n, 1))
+    y = np.where(np.arange(n) % 5 < 3, 0, 1).astype(np.int8)
+    rng.shuffle(y)
+    prots = [Protein("x", "A" * n, ss8=y)]
+    got = choose_temperatures(prots, [p])
+    assert got["fitted"]["temperature"] < 0.95 and got["fitted"]["nll8"] < got["before"]["nll8"]
+    assert got["fitted"]["ece8"] > got["before"]["ece8"]
+    assert got["temperature"] == 1.0 and got["after"]["ece8"] == got["before"]["ece8"]
+    # an overconfident model: the fitted temperature lowers both, and is kept
+    sharp = apply_numpy(p, 0.5)
+    got = choose_temperatures(prots, [sharp])
+    assert got["temperature"] == got["fitted"]["temperature"] > 1.2 and got["after"]["ece8"] < got["before"]["ece8"]
 
 
 @pytest.fixture(scope="module")

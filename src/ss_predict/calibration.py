@@ -9,8 +9,9 @@ p of `inference.predict_sets` into softmax(log p / T), which for one model is so
 together are left uncalibrated unless they carry the same temperatures (each was fitted for its own output).
 
 T and T3 are fitted (`fit_temperature`) by minimising the negative log-likelihood of the 8-state and the
-3-state labels of the validation split only; `fit_file` writes them into a copy of the checkpoint, weights
-untouched.
+3-state labels of the validation split only, and each is kept only if it also lowers the validation split's
+expected calibration error of its states, else it is 1.0 (`choose_temperatures`); `fit_file` writes them into a
+copy of the checkpoint, weights untouched.
 """
 from __future__ import annotations
 
@@ -91,28 +92,39 @@ def apply_numpy(p: np.ndarray, t: float) -> np.ndarray:
     return (z / z.sum(-1, keepdims=True)).astype(np.float32)
 
 
-def fit_file(path, valid: list, fitted_on: dict, device: torch.device, max_tokens: int = 65536) -> dict:
-    """Fit the temperature of checkpoint file `path` on the validation proteins `valid`; returns the file's
-    dict with "calibration" set (weights untouched): temperature, fitted_on, and NLL/ECE before and after."""
-    from .batching import EncodedSet
-    from .checkpoint import load_checkpoint, load_models
-    from .inference import predict_sets, to_ss3
+def choose_temperatures(proteins: list, probs: list[np.ndarray]) -> dict:
+    """T and T3 for the raw 8-state probabilities `probs` of the validation `proteins`: each fitted by NLL,
+    and kept only where it lowers the validation ECE of its states (else 1.0: the NLL also rewards the shape of
+    the probabilities below the top one, and a temperature that helps it can make the top probability, which
+    the ECE and the confidence digits read, less truthful). NLL/ECE before, at the fitted and at the kept T."""
+    from .inference import to_ss3
     from .metrics import calibration
-    ckpt = load_checkpoint(path)
-    loaded = load_models([str(path)], device)
-    models = loaded.models
-    for m in models:
-        m.temperature = 1.0  # fit on the raw probabilities, whatever the file holds already
-        m.temperature3 = 1.0
-    probs = predict_sets(models, EncodedSet(valid, loaded.features), device, max_tokens)
-    t = fit_temperature(probs, [p.ss8 for p in valid])
-    t3 = fit_temperature([to_ss3(p) for p in probs], [p.ss3 for p in valid])
+    t = fit_temperature(probs, [p.ss8 for p in proteins])
+    t3 = fit_temperature([to_ss3(p) for p in probs], [p.ss3 for p in proteins])
 
     def summary(t, t3):
-        c = calibration(valid, [apply_numpy(p, t) for p in probs], [to_ss3(p, t3) for p in probs])
+        c = calibration(proteins, [apply_numpy(p, t) for p in probs], [to_ss3(p, t3) for p in probs])
         return {k: round(c[k], 5) for k in ("nll8", "ece8", "nll3", "ece3")}
-    ckpt["calibration"] = {"temperature": t, "temperature3": t3, "fitted_on": fitted_on,
-                           "objective": "NLL of the 8-state labels (temperature) and of the 3-state labels "
-                                        "(temperature3, on the 3-state sums of the raw probabilities)",
-                           "before": summary(1.0, 1.0), "after": summary(t, t3)}
+    before, fitted = summary(1.0, 1.0), summary(t, t3)
+    kept = t if fitted["ece8"] < before["ece8"] else 1.0, t3 if fitted["ece3"] < before["ece3"] else 1.0
+    return {"temperature": kept[0], "temperature3": kept[1],
+            "objective": "NLL of the 8-state labels (temperature) and of the 3-state labels (temperature3, on the "
+                         "3-state sums of the raw probabilities), each kept only if it lowers the validation ECE",
+            "fitted": {"temperature": t, "temperature3": t3, **fitted},
+            "before": before, "after": summary(*kept)}
+
+
+def fit_file(path, valid: list, fitted_on: dict, device: torch.device, max_tokens: int = 65536) -> dict:
+    """Fit the temperatures of checkpoint file `path` on the validation proteins `valid` (choose_temperatures);
+    returns the file's dict with "calibration" set (weights untouched)."""
+    from .batching import EncodedSet
+    from .checkpoint import load_checkpoint, load_models
+    from .inference import predict_sets
+    ckpt = load_checkpoint(path)
+    loaded = load_models([str(path)], device)
+    for m in loaded.models:
+        m.temperature = 1.0  # fit on the raw probabilities, whatever the file holds already
+        m.temperature3 = 1.0
+    probs = predict_sets(loaded.models, EncodedSet(valid, loaded.features), device, max_tokens)
+    ckpt["calibration"] = {**choose_temperatures(valid, probs), "fitted_on": fitted_on}
     return ckpt
