@@ -142,7 +142,8 @@ def test_health_openapi_and_page(predictor):
         assert h["status"] == "ok" and h["model"] == "default" and h["version"] == ss_predict.__version__
         assert h["queue_depth"] == 0 and h["limits"]["max_queue"] == 7 and h["device"] == "cpu"
         c.post("/api/predict", json={"sequences": {"u": UBIQUITIN}})
-        assert c.get("/api/health").json()["served"] == {"requests": 1, "runs": 1, "residues": len(UBIQUITIN)}
+        assert c.get("/api/health").json()["served"] == {"accepted": 1, "requests": 1, "runs": 1,
+                                                         "residues": len(UBIQUITIN)}
         schema = c.get("/openapi.json").json()
         body = schema["paths"]["/api/predict"]["post"]["requestBody"]["content"]
         assert {"application/json", "text/plain"} <= set(body)
@@ -456,7 +457,8 @@ def test_sigterm_finishes_the_requests_in_flight_and_exits_0(cb513):
         threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(batches))]
         for t in threads:
             t.start()
-        wait_for(lambda: httpx.get(f"{url}/api/health").json()["queue_depth"] >= 1, "a queued request")
+        wait_for(lambda: httpx.get(f"{url}/api/health").json()["served"]["accepted"] == len(batches),
+                 "every request accepted (queued or running: not yet answered)")
         proc.send_signal(signal.SIGTERM)
         for t in threads:
             t.join()

@@ -39,6 +39,7 @@ class Batcher:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.runs = self.requests = self.residues = 0
+        self.accepted = 0  # requests queued since the start (answered, running or waiting)
         self._rate = 0.0  # residues/s of recent runs (for Retry-After)
 
     def start(self) -> None:
@@ -75,6 +76,7 @@ class Batcher:
             if len(self._jobs) >= self.max_queue:
                 raise QueueFull(f"{len(self._jobs)} requests are waiting (the most this server queues)")
             self._jobs.append(job)
+            self.accepted += 1
             self._cv.notify()
         return job.future
 
