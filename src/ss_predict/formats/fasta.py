@@ -63,9 +63,9 @@ def check_not_nucleotide(rid: str, seq: str, where: str) -> None:
     if len(seq) >= NUCLEOTIDE_MIN_LENGTH:
         frac = sum(seq.count(c) for c in NUCLEOTIDES) / len(seq)
         if frac >= NUCLEOTIDE_FRACTION:
-            raise NucleotideError(f"{where}: record '{rid}' looks like a nucleotide sequence ({frac:.0%} A/C/G/T/U/N); "
-                                  "give protein sequences", "or pass --allow-nucleotide (allow_nucleotide=True in "
-                                  "Python) to predict anyway")
+            raise NucleotideError(f"{where}: record '{rid}' looks like a nucleotide sequence ({frac:.0%} "
+                                  "A/C/G/T/U/N); give protein sequences",
+                                  "or pass --allow-nucleotide (allow_nucleotide=True in Python) to predict anyway")
 
 
 def check_record(n: int, title, raw, where: str, allow_nucleotide: bool = False) -> Protein:

@@ -266,7 +266,8 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
         return {"status": "ok", "model": model_label(predictor.model), "version": __version__,
                 "device": str(predictor.device), "queue_depth": batcher.depth,
                 "queued_residues": batcher.queued_residues,
-                "served": {"accepted": batcher.accepted, "requests": batcher.requests, "runs": batcher.runs, "residues": batcher.residues},
+                "served": {"accepted": batcher.accepted, "requests": batcher.requests, "runs": batcher.runs,
+                           "residues": batcher.residues},
                 "limits": {**asdict(limits), "max_tokens": predictor.max_tokens}}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
