@@ -106,12 +106,14 @@ def choose_temperatures(proteins: list, probs: list[np.ndarray]) -> dict:
         c = calibration(proteins, [apply_numpy(p, t) for p in probs], [to_ss3(p, t3) for p in probs])
         return {k: round(c[k], 5) for k in ("nll8", "ece8", "nll3", "ece3")}
     before, fitted = summary(1.0, 1.0), summary(t, t3)
-    kept = t if fitted["ece8"] < before["ece8"] else 1.0, t3 if fitted["ece3"] < before["ece3"] else 1.0
-    return {"temperature": kept[0], "temperature3": kept[1],
+    keep8, keep3 = fitted["ece8"] < before["ece8"], fitted["ece3"] < before["ece3"]
+    # T moves only the 8-state figures and T3 only the 3-state ones: the kept pair's are read off, not recomputed
+    after = {k: (fitted if (keep8 if k.endswith("8") else keep3) else before)[k] for k in before}
+    return {"temperature": t if keep8 else 1.0, "temperature3": t3 if keep3 else 1.0,
             "objective": "NLL of the 8-state labels (temperature) and of the 3-state labels (temperature3, on the "
                          "3-state sums of the raw probabilities), each kept only if it lowers the validation ECE",
             "fitted": {"temperature": t, "temperature3": t3, **fitted},
-            "before": before, "after": summary(*kept)}
+            "before": before, "after": after}
 
 
 def fit_file(path, valid: list, fitted_on: dict, device: torch.device, max_tokens: int = 65536) -> dict:
