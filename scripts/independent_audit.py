@@ -20,6 +20,8 @@ import tempfile
 from pathlib import Path
 
 from ss_predict.audit import load_set
+from ss_predict.cli import guarded
+from ss_predict.errors import UserError
 
 ARGS = ["-s", "7.5", "--max-seqs", "5000", "--mask", "0", "--comp-bias-corr", "0", "-e", "0.01",
         "--alignment-mode", "3", "--format-output", "query,target,fident,alnlen,qlen,tlen,evalue"]
@@ -61,6 +63,7 @@ def pairs(train: dict[str, str], bench: dict[str, str], threads: int) -> dict[tu
     return found
 
 
+@guarded  # a missing file or a malformed NAME=PATH: one line, exit 2 (exit 1 means pairs found)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("train", help="PATH[:split] of the training set")
@@ -72,6 +75,8 @@ def main() -> None:
     rows, total = ["set\ttrain_id\ttrain_len\tother_id\tother_len\twhy"], 0
     for spec in args.sets:
         name, _, path = spec.partition("=")
+        if not name or not path:
+            raise UserError(f"'{spec}': give each set as NAME=PATH[:split], e.g. cb513=CB513_HHblits.csv")
         other = load_set(path)
         found = pairs(train, other, args.threads)
         total += len(found)

@@ -212,3 +212,19 @@ def test_mmseqs_own_kmer_size_finds_pairs_the_5mer_prefilter_misses(tmp_path, ca
     out = capsys.readouterr()
     assert e.value.code == 1 and "2 of 2 chains with a homologue" in out.err
     assert "4wby-A\tTS115|64" in out.out and "3f5o-F\tTS115|43" in out.out
+
+
+def test_independent_audit_script_finds_the_real_pairs_and_refuses_bad_arguments(tmp_path):
+    """scripts/independent_audit.py (the outside review's criteria): exit 1 with the pairs, 2 on a bad argument."""
+    import subprocess
+    import sys
+    script = [sys.executable, str(Path(__file__).resolve().parents[1] / "scripts" / "independent_audit.py")]
+    train, ts115 = FIX / "kmer_blind_spot_train.fasta", FIX / "kmer_blind_spot_ts115.fasta"
+    r = subprocess.run([*script, str(train), f"ts115={ts115}", "--threads", "1", "-o", str(tmp_path / "p.tsv")],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "ts115: 2 of 2 chains with a homologue" in r.stdout, r.stderr
+    rows = (tmp_path / "p.tsv").read_text().splitlines()[1:]
+    assert sorted(row.split("\t")[1] for row in rows) == ["3f5o-F", "4wby-A"]
+    for bad in ([str(train), "ts115"], [str(tmp_path / "none.fasta"), f"ts115={ts115}"]):
+        r = subprocess.run([*script, *bad], capture_output=True, text=True)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
