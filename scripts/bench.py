@@ -29,14 +29,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ss_predict.batching import EncodedSet, length_batches
-from ss_predict.config import load_config
-from ss_predict.formats import read_any
-from ss_predict.inference import autocast, predict_sets
-from ss_predict.losses import ss_loss
+from ss_predict.data.batching import EncodedSet, length_batches
+from ss_predict.config.compose import load_config
+from ss_predict.data.formats import read_any
+from ss_predict.inference.engine import autocast, predict_sets
+from ss_predict.training.losses import ss_loss
 from ss_predict.models import create_model
-from ss_predict.checkpoint import load_models
-from ss_predict.records import Protein
+from ss_predict.checkpoint.format import load_models
+from ss_predict.core.records import Protein
 
 DATA = Path(os.environ.get("SS_DATA_ROOT", Path(__file__).resolve().parents[2] / "shared" / "data"))
 CB513 = DATA / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv"
@@ -146,7 +146,7 @@ def scaling(threads: int) -> dict:
                   "trainer.progress=false", "trainer.tensorboard=false", "model=cnn_bigru"]
         for n in (1, 2):
             env = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // n)))
-            cmd = [sys.executable, "-m", "ss_predict.cli_train", *common, f"run_dir={tmp}/r{n}",
+            cmd = [sys.executable, "-m", "ss_predict.cli.torchrun", *common, f"run_dir={tmp}/r{n}",
                    f"trainer.threads={max(1, threads // n)}"]
             if n > 1:
                 cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",

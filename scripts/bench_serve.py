@@ -65,7 +65,7 @@ def run_cli(fasta: Path, out: Path, args) -> tuple[float, float]:
 
 def run_in_process(predictor, proteins) -> tuple[float, float]:
     """(wall, CPU) seconds of the Python API: predictions and their JSON text, as the server delivers them."""
-    from ss_predict.outputs import render
+    from ss_predict.prediction.renderers import render
     t0, c0 = time.perf_counter(), time.process_time()
     render(predictor.predict_proteins(proteins), "json")
     return time.perf_counter() - t0, time.process_time() - c0

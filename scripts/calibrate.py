@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
-from ss_predict.calibration import fit_file
-from ss_predict.checkpoint import load_checkpoint, members, model_path
-from ss_predict.cli import guarded
-from ss_predict.config import load_config
+from ss_predict.inference.calibration import fit_file
+from ss_predict.checkpoint.format import load_checkpoint, members, model_path
+from ss_predict.cli.main import guarded
+from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError
-from ss_predict.io_utils import atomic_path
-from ss_predict.splits import load_split, manifest_hash
+from ss_predict.core.files import atomic_path
+from ss_predict.data.splits import load_split, manifest_hash
 
 
 @guarded

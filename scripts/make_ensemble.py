@@ -12,8 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ss_predict.checkpoint import save_ensemble
-from ss_predict.cli import guarded
+from ss_predict.checkpoint.format import save_ensemble
+from ss_predict.cli.main import guarded
 
 
 @guarded  # a bad path or mixed feature specs: one line, exit 2

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import torch
 
-from ss_predict import pictures
+from ss_predict.prediction import pictures
 from ss_predict.api import Predictor
-from ss_predict.checkpoint import load_models
-from ss_predict.config import load_config
-from ss_predict.eval_plots import png_bytes, reliability
-from ss_predict.evaluate import evaluate_sets
-from ss_predict.io_utils import atomic_path, atomic_write_text
-from ss_predict.splits import load_split
+from ss_predict.checkpoint.format import load_models
+from ss_predict.config.compose import load_config
+from ss_predict.evaluation.plots import png_bytes, reliability
+from ss_predict.evaluation.evaluate import evaluate_sets
+from ss_predict.core.files import atomic_path, atomic_write_text
+from ss_predict.data.splits import load_split
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,9 +16,9 @@ import time
 
 
 def one(n: int, fmt: str) -> None:
-    from ss_predict import pictures
+    from ss_predict.prediction import pictures
     from ss_predict.api import Predictor
-    from ss_predict.formats import read_any
+    from ss_predict.data.formats import read_any
     root = os.environ.get("SS_DATA_ROOT", "data")
     chains = read_any(f"{root}/ps4_netsurfp_cb513_ts115/CB513_HHblits.csv", "netsurfp_csv")
     seq = "".join(p.sequence for p in chains)

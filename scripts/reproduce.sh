@@ -87,7 +87,7 @@ if [[ $stage == speed || $stage == all ]]; then
   git show 91a2284^:src/ss_predict/weights/default.pt > outputs/v1_ensemble.pt
   python scripts/bench.py --threads 2 --models cnn_bigru --checkpoints v1_ensemble=outputs/v1_ensemble.pt \
     --out outputs/bench_v1.json
-  python -c "from ss_predict.formats import read_any; import sys; sys.stdout.write(''.join(f'>{p.id.replace(\"|\", \"_\")}\n{p.sequence}\n' for p in read_any('$D/ps4_netsurfp_cb513_ts115/CB513_HHblits.csv')))" > outputs/cb513.fasta
+  python -c "from ss_predict.data.formats import read_any; import sys; sys.stdout.write(''.join(f'>{p.id.replace(\"|\", \"_\")}\n{p.sequence}\n' for p in read_any('$D/ps4_netsurfp_cb513_ts115/CB513_HHblits.csv')))" > outputs/cb513.fasta
   for m in default outputs/v1_ensemble.pt default outputs/v1_ensemble.pt; do
     /usr/bin/time -f "$m %e s" ss-predict outputs/cb513.fasta -m $m --threads 2 --quiet -o outputs/cb513.ss2
   done

@@ -11,15 +11,15 @@ import pytest
 import torch
 
 from ss_predict.api import Predictor
-from ss_predict.calibration import apply_numpy, choose_temperatures, fit_temperature
-from ss_predict.checkpoint import save_checkpoint
-from ss_predict.features import spec_dict
-from ss_predict.formats import read_any
-from ss_predict.formats.processed import to_line, write_processed
-from ss_predict.inference import to_ss3
-from ss_predict.metrics import calibration, reliability
+from ss_predict.inference.calibration import apply_numpy, choose_temperatures, fit_temperature
+from ss_predict.checkpoint.format import save_checkpoint
+from ss_predict.data.features import spec_dict
+from ss_predict.data.formats import read_any
+from ss_predict.data.formats.processed import to_line, write_processed
+from ss_predict.inference.engine import to_ss3
+from ss_predict.evaluation.metrics import calibration, reliability
 from ss_predict.models import create_model
-from ss_predict.records import Protein
+from ss_predict.core.records import Protein
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -170,7 +170,7 @@ def test_ss_eval_writes_ece_and_plots_unless_switched_off(built, tmp_path, out_d
     pytest.importorskip("matplotlib", reason="ss-eval plots need matplotlib (the plot extra)")
 
     def ss_eval(*args):
-        return subprocess.run([sys.executable, "-c", "from ss_predict.cli import eval_main; eval_main()",
+        return subprocess.run([sys.executable, "-c", "from ss_predict.cli.main import eval_main; eval_main()",
                                f"checkpoint={built['ckpt']}", "data=casp12", *args], capture_output=True, text=True)
     r = ss_eval(f"output={tmp_path}/e.json")
     assert r.returncode == 0, r.stderr

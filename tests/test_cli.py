@@ -5,13 +5,13 @@ import sys
 import pytest
 import torch
 
-from ss_predict.checkpoint import save_checkpoint
-from ss_predict.features import spec_dict
+from ss_predict.checkpoint.format import save_checkpoint
+from ss_predict.data.features import spec_dict
 from ss_predict.models import create_model
 
 
 def cli(entry, *args):
-    return subprocess.run([sys.executable, "-c", f"from ss_predict.cli import {entry}; {entry}()", *args],
+    return subprocess.run([sys.executable, "-c", f"from ss_predict.cli.main import {entry}; {entry}()", *args],
                           capture_output=True, text=True)
 
 
@@ -47,7 +47,7 @@ def test_ss_eval_several_sets(ckpts, tmp_path, out_dir):
 @pytest.mark.data("casp12")
 def test_ss_eval_excludes_audited_chains(ckpts, tmp_path, out_dir, data_root):
     """exclude= takes an ss-data audit report (benchmark_id column) or a plain id list and drops those chains."""
-    from ss_predict.formats import read_any
+    from ss_predict.data.formats import read_any
     casp12 = read_any(data_root / "lift_ss_testsets/CASP12.txt")
     drop = [casp12[0], casp12[5]]
     report = tmp_path / "pairs.tsv"

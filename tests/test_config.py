@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from ss_predict.cli import train_main
-from ss_predict.config import load_config
+from ss_predict.cli.main import train_main
+from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError
-from ss_predict.schema import TRAINER_KEYS
-from ss_predict.train import train
+from ss_predict.config.schema import TRAINER_KEYS
+from ss_predict.training.loop import train
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
@@ -105,20 +105,20 @@ def test_typed_keys_of_eval_and_build_configs():
 
 
 def test_scoring_does_not_import_the_trainer():
-    code = "import sys, ss_predict.evaluate; print('ss_predict.train' in sys.modules)"
+    code = "import sys, ss_predict.evaluation.evaluate; print('ss_predict.training.loop' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "False"
 
 
 def _help(entry: str, *args) -> str:
-    r = subprocess.run([sys.executable, "-c", f"from ss_predict.cli import {entry}; {entry}()", *args],
+    r = subprocess.run([sys.executable, "-c", f"from ss_predict.cli.main import {entry}; {entry}()", *args],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stderr == "", r.stderr
     return r.stdout
 
 
 def test_ss_train_help_describes_the_command():
-    from ss_predict.cli_help import TRAIN_KEYS, top_level
+    from ss_predict.config.help import TRAIN_KEYS, top_level
 
     text = _help("train_main", "--help")
     assert text.startswith("ss-train: train a secondary-structure model") and "powered by Hydra" not in text
@@ -134,7 +134,7 @@ def test_ss_train_help_describes_the_command():
 
 
 def test_ss_eval_and_ss_predict_help():
-    from ss_predict.cli_help import EVAL_KEYS, top_level
+    from ss_predict.config.help import EVAL_KEYS, top_level
 
     text = _help("eval_main", "--help")
     assert text.startswith("ss-eval: score checkpoints on benchmark sets") and "powered by Hydra" not in text

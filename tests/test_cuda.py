@@ -14,17 +14,17 @@ import numpy as np
 import pytest
 import torch
 
-from ss_predict.batching import EncodedSet, epoch_loader, length_batches
-from ss_predict.checkpoint import build_model, load_checkpoint
-from ss_predict.cli import predict_main
-from ss_predict.config import load_config
-from ss_predict.formats import read_any
-from ss_predict.inference import autocast, predict_sets
-from ss_predict.losses import ss_loss
+from ss_predict.data.batching import EncodedSet, epoch_loader, length_batches
+from ss_predict.checkpoint.format import build_model, load_checkpoint
+from ss_predict.cli.main import predict_main
+from ss_predict.config.compose import load_config
+from ss_predict.data.formats import read_any
+from ss_predict.inference.engine import autocast, predict_sets
+from ss_predict.training.losses import ss_loss
 from ss_predict.models import create_model
-from ss_predict.outputs import FORMATS
-from ss_predict.checkpoint import load_models
-from ss_predict.train import train
+from ss_predict.prediction.renderers import FORMATS
+from ss_predict.checkpoint.format import load_models
+from ss_predict.training.loop import train
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
@@ -124,7 +124,7 @@ def _free_port() -> int:
 def test_single_rank_nccl_ddp_step_matches_plain_model(casp12, monkeypatch):
     import torch.distributed as dist
 
-    from ss_predict import distributed
+    from ss_predict.inference import distributed
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     monkeypatch.setenv("MASTER_PORT", str(_free_port()))
     torch.cuda.set_device(0)
@@ -148,7 +148,7 @@ def test_single_rank_nccl_ddp_step_matches_plain_model(casp12, monkeypatch):
 
 def test_one_process_torchrun_training_on_cuda(tmp_path, casp12, out_dir):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1",
-           "-m", "ss_predict.cli_train", *TINY, "trainer.device=cuda", "trainer.max_epochs=3", "trainer.lr=5e-3",
+           "-m", "ss_predict.cli.torchrun", *TINY, "trainer.device=cuda", "trainer.max_epochs=3", "trainer.lr=5e-3",
            "trainer.num_workers=2", f"run_dir={tmp_path}/run"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from ss_predict.config import load_config
+from ss_predict.config.compose import load_config
 from ss_predict.errors import FormatError
-from ss_predict.formats import read_any
-from ss_predict.formats.processed import to_line, write_processed
-from ss_predict.formats.zhou import write_zhou
-from ss_predict.splits import load_split
+from ss_predict.data.formats import read_any
+from ss_predict.data.formats.processed import to_line, write_processed
+from ss_predict.data.formats.zhou import write_zhou
+from ss_predict.data.splits import load_split
 
 
 def test_experiment_composes_on_the_built_cullpdb_set(out_dir):

@@ -3,14 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from ss_predict.batching import EncodedSet
-from ss_predict.config import load_config
-from ss_predict.distill import teacher_probabilities
-from ss_predict.inference import predict_sets
-from ss_predict.checkpoint import load_models
-from ss_predict.losses import distill_loss, ss_loss
-from ss_predict.splits import load_split
-from ss_predict.train import train
+from ss_predict.data.batching import EncodedSet
+from ss_predict.config.compose import load_config
+from ss_predict.training.distill import teacher_probabilities
+from ss_predict.inference.engine import predict_sets
+from ss_predict.checkpoint.format import load_models
+from ss_predict.training.losses import distill_loss, ss_loss
+from ss_predict.data.splits import load_split
+from ss_predict.training.loop import train
 
 TINY_MODEL = ["model=cnn_bigru", "model.kwargs.conv_channels=8", "model.kwargs.hidden=12", "model.kwargs.head=16"]
 
@@ -55,7 +55,7 @@ def test_teacher_probabilities_are_the_teachers_and_cached(tmp_path, data_root):
 
 
 def test_soft_targets_follow_the_training_crops():
-    from ss_predict.records import Protein
+    from ss_predict.core.records import Protein
     ps = [Protein("a", "ACDEFGHIKL" * 3, ss8=np.zeros(30)), Protein("b", "MKV" * 4, ss3=np.zeros(12))]
     data = EncodedSet(ps, "onehot")
     data.soft = [np.random.default_rng(i).dirichlet(np.ones(8), size=len(p)).astype(np.float32)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ss_predict.config import load_config
-from ss_predict.train import train
+from ss_predict.config.compose import load_config
+from ss_predict.training.loop import train
 
 TINY = ["data=tiny", "trainer=tiny", "trainer.max_epochs=2", "model=cnn_bigru", "model.kwargs.conv_channels=8",
         "model.kwargs.hidden=12", "model.kwargs.head=16", "model.kwargs.dropout=0", "model.kwargs.input_dropout=0"]
@@ -24,7 +24,7 @@ def torchrun(*args, env=None):
 def test_two_ranks_match_one_rank(tmp_path, out_dir):
     train(load_config("train", [*TINY, f"run_dir={tmp_path}/one"]))
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    r = torchrun("-m", "ss_predict.cli_train", *TINY, f"run_dir={tmp_path}/two", env=env)
+    r = torchrun("-m", "ss_predict.cli.torchrun", *TINY, f"run_dir={tmp_path}/two", env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.count("[ss-train] epoch 1:") == 1  # only rank 0 logs
     one = json.loads((tmp_path / "one/summary.json").read_text())["history"]
@@ -44,7 +44,7 @@ def test_two_ranks_match_one_rank(tmp_path, out_dir):
 
 @pytest.mark.data("casp12")
 def test_two_rank_prediction_is_byte_identical(tmp_path, data_root, out_dir):
-    from ss_predict.formats import read_any
+    from ss_predict.data.formats import read_any
     ckpt_dir = tmp_path / "m"
     train(load_config("train", [*TINY, f"run_dir={ckpt_dir}", "trainer.max_epochs=1"]))
     recs = read_any(data_root / "lift_ss_testsets/CASP12.txt")

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from ss_predict.alphabet import SS8
+from ss_predict.core.alphabet import SS8
 from ss_predict.errors import FormatError
-from ss_predict.formats import detect, read_any
-from ss_predict.formats.dssp import read_dssp
+from ss_predict.data.formats import detect, read_any
+from ss_predict.data.formats.dssp import read_dssp
 
 pytestmark = pytest.mark.data("cmbi_dssp", "scratch1d")  # the CMBI DSSP files; scratch1d for one refusal
 

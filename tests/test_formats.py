@@ -3,12 +3,12 @@ import gzip
 import numpy as np
 import pytest
 
-from ss_predict.alphabet import SS8, UNSCORED
+from ss_predict.core.alphabet import SS8, UNSCORED
 from ss_predict.errors import FormatError, UserError
-from ss_predict.formats import detect, read_any
-from ss_predict.formats.fasta import parse_fasta
-from ss_predict.formats.zhou import read_zhou, to_zhou_array, write_zhou
-from ss_predict.records import Protein
+from ss_predict.data.formats import detect, read_any
+from ss_predict.data.formats.fasta import parse_fasta
+from ss_predict.data.formats.zhou import read_zhou, to_zhou_array, write_zhou
+from ss_predict.core.records import Protein
 
 
 @pytest.mark.data("cb513")
@@ -203,7 +203,7 @@ def test_protein_record_checks_lengths():
 
 @pytest.mark.data("casp12")
 def test_convert_to_zhou_prints_what_it_dropped(tmp_path, data_root, capsys):
-    from ss_predict.cli import data_main
+    from ss_predict.cli.main import data_main
     data_main(["convert", str(data_root / "lift_ss_testsets/CASP12.txt"), str(tmp_path / "c.npy.gz"), "--to", "zhou"])
     out = capsys.readouterr().out
     assert "wrote 47 proteins (49 rows)" in out and "dropped 1276 residues without an 8-state label" in out
@@ -216,8 +216,8 @@ def test_processed_set_leaves_out_named_pools(tmp_path, data_root):
     from omegaconf import OmegaConf
 
     from ss_predict.errors import FormatError
-    from ss_predict.formats.processed import read_processed, to_line, write_processed
-    from ss_predict.splits import load_split
+    from ss_predict.data.formats.processed import read_processed, to_line, write_processed
+    from ss_predict.data.splits import load_split
     casp = read_any(data_root / "lift_ss_testsets/CASP12.txt")[:9]
     lines = [to_line(p, "pool_a" if i % 3 else "pool_b", "valid" if i == 8 else "train") for i, p in enumerate(casp)]
     write_processed(lines, tmp_path / "set.jsonl.gz")

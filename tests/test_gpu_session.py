@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ss_predict.checkpoint import load_checkpoint
+from ss_predict.checkpoint.format import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = ["cnn_bigru", "dilated_cnn", "phd", "default_model"]

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from ss_predict.checkpoint import WEIGHTS, load_checkpoint, save_checkpoint
-from ss_predict.cli import data_main, eval_main, predict_main, train_main
-from ss_predict.config import load_config
+from ss_predict.checkpoint.format import WEIGHTS, load_checkpoint, save_checkpoint
+from ss_predict.cli.main import data_main, eval_main, predict_main, train_main
+from ss_predict.config.compose import load_config
 from ss_predict.errors import FormatError, UserError
-from ss_predict.features import spec_dict
-from ss_predict.formats.fasta import read_fasta
-from ss_predict.io_utils import atomic_write_text
+from ss_predict.data.features import spec_dict
+from ss_predict.data.formats.fasta import read_fasta
+from ss_predict.core.files import atomic_write_text
 from ss_predict.models import create_model
-from ss_predict.profiles import attach_profiles, read_hhm, read_pssm
-from ss_predict.train import train
+from ss_predict.data.profiles import attach_profiles, read_hhm, read_pssm
+from ss_predict.training.loop import train
 from test_hardening_cli import TINY, one_line_error, run_cli
 
 FIX = Path(__file__).parent / "fixtures"
@@ -253,7 +253,7 @@ def test_resume_from_a_damaged_train_state_is_one_line(last_pt, tmp_path, out_di
 
 DRIVER = textwrap.dedent("""
     import io, json, sys, contextlib
-    from ss_predict.cli import data_main, eval_main, predict_main
+    from ss_predict.cli.main import data_main, eval_main, predict_main
     entries = {"predict": predict_main, "data": data_main, "eval": eval_main}
     results = []
     for entry, args in json.loads(sys.argv[1]):
@@ -312,8 +312,8 @@ def test_sigterm_removes_the_temporary_file(tmp_path):
     target.write_text("old\n")
     script = textwrap.dedent("""
         import os, signal, sys, time
-        from ss_predict.cli import guarded
-        from ss_predict.io_utils import atomic_path
+        from ss_predict.cli.main import guarded
+        from ss_predict.core.files import atomic_path
 
         @guarded
         def main():

@@ -16,9 +16,9 @@ import pytest
 import torch
 
 import ss_predict
-from ss_predict.cli import data_main, eval_main, predict_main, train_main
+from ss_predict.cli.main import data_main, eval_main, predict_main, train_main
 from ss_predict.errors import FormatError
-from ss_predict.predictor import Predictor
+from ss_predict.prediction.predictor import Predictor
 from ss_predict.serve.cli import parse_args as serve_args
 from test_hardening2 import FIX, tiny_checkpoint
 from test_hardening_cli import TINY, one_line_error, run_cli
@@ -167,7 +167,7 @@ def test_diverged_training_saves_no_checkpoint(cwd, out_dir, capsys):
 ])
 def test_thread_counts_that_crash_torch_are_refused(cwd, out_dir, entry, args, words):
     """torch.set_num_threads(100000) is a segmentation fault: run in a child, so that a regression fails here."""
-    r = subprocess.run([sys.executable, "-c", f"import sys; from ss_predict.cli import {entry}; {entry}(sys.argv[1:])",
+    r = subprocess.run([sys.executable, "-c", f"import sys; from ss_predict.cli.main import {entry}; {entry}(sys.argv[1:])",
                         *args], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and words in one_line_error(r.stderr), (r.returncode, r.stderr[-500:])
     assert not out_dir.exists()
@@ -310,8 +310,8 @@ def test_sigterm_during_prediction_is_status_143_and_resumable(cwd):
     (cwd / "in.fasta").write_text(MANY)
     script = textwrap.dedent("""
         import os, signal, sys
-        from ss_predict.cli import predict_main
-        from ss_predict.predictor import Predictor
+        from ss_predict.cli.main import predict_main
+        from ss_predict.prediction.predictor import Predictor
         original, calls = Predictor._write, [0]
         def write(self, *a, **k):
             calls[0] += 1
@@ -348,7 +348,7 @@ def test_api_odd_arguments(tmp_path, capsys):
 
 
 def test_eval_output_that_cannot_be_written_is_refused_before_scoring(tmp_path, cwd, capsys):
-    from ss_predict.cli import eval_main
+    from ss_predict.cli.main import eval_main
     (tmp_path / "dir").mkdir()
     for output, words in ((f"{tmp_path}/dir/", "not a folder"), (f"{tmp_path}/dir", "it is a folder"),
                           (f"{tmp_path}/afile/x.json", "is a file, not a folder")):

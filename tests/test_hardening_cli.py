@@ -8,14 +8,14 @@ import time
 import pytest
 import torch
 
-from ss_predict.checkpoint import load_checkpoint, save_checkpoint
-from ss_predict.cli import data_main, eval_main, train_main
-from ss_predict.config import load_config
+from ss_predict.checkpoint.format import load_checkpoint, save_checkpoint
+from ss_predict.cli.main import data_main, eval_main, train_main
+from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError
-from ss_predict.evaluate import default_output
-from ss_predict.features import spec_dict
+from ss_predict.evaluation.evaluate import default_output
+from ss_predict.data.features import spec_dict
 from ss_predict.models import create_model
-from ss_predict.train import train
+from ss_predict.training.loop import train
 
 TINY = ["model=phd", "data=tiny", "trainer=tiny", "trainer.max_epochs=1", "trainer.tensorboard=false"]
 

@@ -66,7 +66,7 @@ def test_gzip_bomb_is_refused_in_bounded_memory(tmp_path):
         for _ in range(1024):
             fh.write(block)
     assert bomb.stat().st_size < 2 << 20
-    from ss_predict.formats.fasta import parse_fasta
+    from ss_predict.data.formats.fasta import parse_fasta
     tracemalloc.start()
     with pytest.raises(ss_predict.FormatError, match="binary data"):
         parse_fasta(bomb)
@@ -125,7 +125,7 @@ def test_id_cannot_leave_the_output_folder(tmp_path):
 
 def test_unreadable_input_is_one_line(tmp_path, monkeypatch):
     """Root reads any file, so the PermissionError is raised by a stand-in `open` for this one path."""
-    from ss_predict.formats import fasta as fasta_mod
+    from ss_predict.data.formats import fasta as fasta_mod
     p = tmp_path / "locked.fasta"
     p.write_text(FASTA)
     real_open = open

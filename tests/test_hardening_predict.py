@@ -13,8 +13,8 @@ import threading
 import pytest
 import torch
 
-from ss_predict.cli import predict_main
-from ss_predict.formats.fasta import parse_records
+from ss_predict.cli.main import predict_main
+from ss_predict.data.formats.fasta import parse_records
 
 FASTA = ">p1 first\nMKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK\n>p2\nGSHMSEQLTEEQIAEFKEAFSLFDKDGDGTITTKELGTVMRSL\n"
 DNA = ">gene1 a coding sequence\nATGGCTAGCAAAGGAGAAGAACTTTTCACTGGAGTTGTCCCAATTCTTGTTGAATTAGATGGTGATGTTAAT\n"

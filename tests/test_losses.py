@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from ss_predict.alphabet import SS8_TO_SS3_INDEX
-from ss_predict.losses import ss_loss
+from ss_predict.core.alphabet import SS8_TO_SS3_INDEX
+from ss_predict.training.losses import ss_loss
 
 
 def reference(logits, y8, y3, ls, w3):

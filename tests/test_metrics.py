@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from ss_predict.alphabet import SS3, SS8_TO_SS3, parse_ss3, parse_ss8, ss8_to_ss3, ss8_to_ss3_matrix
-from ss_predict.metrics import confusion, evaluate_predictions, per_class, sov99
+from ss_predict.core.alphabet import SS3, SS8_TO_SS3, parse_ss3, parse_ss8, ss8_to_ss3, ss8_to_ss3_matrix
+from ss_predict.evaluation.metrics import confusion, evaluate_predictions, per_class, sov99
 
 
 def s3(text):

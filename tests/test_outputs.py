@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from ss_predict.outputs import Prediction, horiz, render, ss2
+from ss_predict.prediction.renderers import Prediction, horiz, render, ss2
 
 HEADER = "# PSIPRED HFORMAT (PSIPRED V4.0)\n"
 

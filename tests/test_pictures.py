@@ -12,12 +12,12 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="pictures need matplotlib (the plot extra)")
 
-from ss_predict import pictures  # noqa: E402
-from ss_predict.alphabet import SS8  # noqa: E402
+from ss_predict.prediction import pictures  # noqa: E402
+from ss_predict.core.alphabet import SS8  # noqa: E402
 from ss_predict.api import Predictor  # noqa: E402
 from ss_predict.errors import UserError  # noqa: E402
-from ss_predict.inference import to_ss3  # noqa: E402
-from ss_predict.outputs import Prediction  # noqa: E402
+from ss_predict.inference.engine import to_ss3  # noqa: E402
+from ss_predict.prediction.renderers import Prediction  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "example.fasta"
@@ -112,7 +112,7 @@ def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-c", "from ss_predict.cli import predict_main; predict_main()", *args],
+    return subprocess.run([sys.executable, "-c", "from ss_predict.cli.main import predict_main; predict_main()", *args],
                           capture_output=True, text=True)
 
 

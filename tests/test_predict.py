@@ -6,11 +6,11 @@ import subprocess
 import numpy as np
 import pytest
 
-from ss_predict.alphabet import SS3, SS8
-from ss_predict.checkpoint import bundled_models
-from ss_predict.cli import predict_main
-from ss_predict.config import load_config
-from ss_predict.train import train
+from ss_predict.core.alphabet import SS3, SS8
+from ss_predict.checkpoint.format import bundled_models
+from ss_predict.cli.main import predict_main
+from ss_predict.config.compose import load_config
+from ss_predict.training.loop import train
 
 FASTA = ">p1 first\nMKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK\n>p2\nGSHMSEQLTEEQIAEFKEAFSLFDKDGDGTITTKELGTVMRSL\n>p3\nACDW\n"
 
@@ -144,9 +144,9 @@ def test_bundled_model_is_really_trained(data_root):
     """The shipped weights are trained: far above chance (Q3 ~ 40%) on a benchmark it never saw."""
     import torch
 
-    from ss_predict.evaluate import evaluate_sets
-    from ss_predict.formats import read_any
-    from ss_predict.checkpoint import load_models
+    from ss_predict.evaluation.evaluate import evaluate_sets
+    from ss_predict.data.formats import read_any
+    from ss_predict.checkpoint.format import load_models
 
     loaded = load_models("default", torch.device("cpu"))
     models, ckpt = loaded.models, loaded.checkpoint
@@ -162,7 +162,7 @@ def test_ensemble_file_equals_comma_average(fasta, tiny_ckpt, tmp_path):
     """One ensemble file predicts exactly what its members averaged on the command line predict."""
     import torch
 
-    from ss_predict.checkpoint import (
+    from ss_predict.checkpoint.format import (
         load_checkpoint,
         members,
         model_path,

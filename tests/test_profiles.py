@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from ss_predict.errors import FormatError, UserError
-from ss_predict.formats.fasta import read_fasta
-from ss_predict.formats.zhou import ZHOU_PROFILE
-from ss_predict.profiles import attach_profiles, read_hhm, read_pssm
+from ss_predict.data.formats.fasta import read_fasta
+from ss_predict.data.formats.zhou import ZHOU_PROFILE
+from ss_predict.data.profiles import attach_profiles, read_hhm, read_pssm
 
 FIX = Path(__file__).parent / "fixtures"
 SEQ = read_fasta(FIX / "3VOP_A.fasta")[0].sequence

@@ -27,7 +27,7 @@ import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 import ss_predict  # noqa: E402
-from ss_predict.cli import predict_main  # noqa: E402
+from ss_predict.cli.main import predict_main  # noqa: E402
 from ss_predict.errors import UserError  # noqa: E402
 from ss_predict.serve import app as app_module  # noqa: E402
 from ss_predict.serve.app import create_app  # noqa: E402
@@ -155,7 +155,7 @@ def test_health_openapi_and_page(predictor):
         assert "default-src 'none'" in page.headers["content-security-policy"]
         # nothing on the page loads from elsewhere: no absolute URLs in src/href attributes or fetches
         assert not re.search(r"""(src|href)=["']?(https?:)?//|fetch\(["']https?:""", page.text)
-        from ss_predict.pictures import COLOURS  # the page's colours are the cartoon's
+        from ss_predict.prediction.pictures import COLOURS  # the page's colours are the cartoon's
         assert {k.upper(): v for k, v in re.findall(r"--([hec]): (#[0-9a-f]{6})", page.text)} == COLOURS
         placeholder = re.search(r'placeholder="([^"]*)"', page.text).group(1)
         assert not re.search(r"[A-Z]{12}", placeholder)  # a hint, not something that looks like a sequence
@@ -217,7 +217,7 @@ def test_svg_without_matplotlib_is_a_400_before_predicting(predictor, monkeypatc
 
 def test_svg_of_a_chain_too_long_to_draw_is_refused_before_predicting(predictor, monkeypatch):
     pytest.importorskip("matplotlib", reason="drawing needs matplotlib")
-    from ss_predict import pictures
+    from ss_predict.prediction import pictures
     monkeypatch.setattr(pictures, "MAX_RESIDUES", 100)  # as a 100,001-residue chain with --max-residues raised
     with serving(predictor) as c:
         r = c.post("/api/predict?format=svg", content=f">long\n{UBIQUITIN * 2}\n")

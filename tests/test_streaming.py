@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import ss_predict
-from ss_predict.formats import read_any
-from ss_predict.formats.fasta import plan_windows, scan_fasta
+from ss_predict.data.formats import read_any
+from ss_predict.data.formats.fasta import plan_windows, scan_fasta
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def casp12(data_root, tmp_path_factory):
 def ss_predict_cli(*args, env=None, code=None):
     """ss-predict in a fresh process; with `code`, Python run before the CLI (to kill it at an exact point)."""
     if code:
-        cmd = [sys.executable, "-c", code + "\nfrom ss_predict.cli import predict_main\npredict_main()", *args]
+        cmd = [sys.executable, "-c", code + "\nfrom ss_predict.cli.main import predict_main\npredict_main()", *args]
     else:
         cmd = [sys.executable, "-m", "ss_predict", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
@@ -62,7 +62,7 @@ def test_every_format_streams_the_same_text_as_one_render(casp12, tmp_path):
     for fmt in ("ss2", "horiz", "fasta", "json", "jsonl", "csv"):
         r = ss_predict_cli(str(casp12), "-f", fmt, "--window", "4", "--threads", "1", "-o", str(tmp_path / f"w.{fmt}"))
         assert r.returncode == 0, r.stderr
-        assert (tmp_path / f"w.{fmt}").read_text() == ss_predict.outputs.render(preds, fmt), fmt
+        assert (tmp_path / f"w.{fmt}").read_text() == ss_predict.prediction.renderers.render(preds, fmt), fmt
     recs = json.loads((tmp_path / "w.json").read_text())
     assert [r["id"] for r in recs] == [p.id for p in preds]
     lines = (tmp_path / "w.jsonl").read_text().splitlines()
@@ -93,7 +93,7 @@ def test_parquet_schema_read_by_pandas(casp12, tmp_path):
 # os._exit at an exact point, as SIGKILL or a power cut would stop the run: `after` windows complete,
 # then `half` of the next window's bytes written (no clean-up runs).
 KILL = """
-import os, ss_predict.writers as w
+import os, ss_predict.prediction.writers as w
 AFTER, HALF = {after}, {half}
 orig = w.FileSink.write
 def write(self, index, preds, first, several, last):
@@ -210,8 +210,8 @@ def test_duplicate_and_clashing_names_are_found_before_writing(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from ss_predict.config import load_config
-    from ss_predict.train import train
+    from ss_predict.config.compose import load_config
+    from ss_predict.training.loop import train
     d = tmp_path_factory.mktemp("tiny")
     os.environ.setdefault("SS_OUTPUT_DIR", str(d))
     train(load_config("train", ["data=tiny", "trainer=tiny", f"run_dir={d}/run", "trainer.max_epochs=1",

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from ss_predict.batching import EncodedSet
-from ss_predict.checkpoint import build_model, load_checkpoint
-from ss_predict.config import load_config
+from ss_predict.data.batching import EncodedSet
+from ss_predict.checkpoint.format import build_model, load_checkpoint
+from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError
-from ss_predict.inference import predict_sets
-from ss_predict.train import train
+from ss_predict.inference.engine import predict_sets
+from ss_predict.training.loop import train
 
 TINY_MODEL = ["model=cnn_bigru", "model.kwargs.conv_channels=8", "model.kwargs.hidden=12", "model.kwargs.head=16"]
 
@@ -31,7 +31,7 @@ def test_tiny_training_learns_and_reloads(tmp_path, out_dir):
     assert ckpt["features"]["name"] == "onehot" and ckpt["model"]["name"] == "cnn_bigru"
     assert ckpt["config"]["trainer"]["max_epochs"] == 4  # resolved config as plain containers
     # the checkpoint rebuilds the model alone and predicts identically, twice
-    from ss_predict.splits import load_split
+    from ss_predict.data.splits import load_split
     data = EncodedSet(load_split(cfg.data.valid), "onehot")
     a = predict_sets([build_model(ckpt)], data, torch.device("cpu"))
     b = predict_sets([build_model(load_checkpoint(tmp_path / "run" / "best.pt"))], data, torch.device("cpu"))
@@ -103,10 +103,10 @@ def test_config_errors_are_one_line(tmp_path, out_dir):
 
 
 def test_ss_train_cli_info_and_bad_key():
-    ok = subprocess.run([sys.executable, "-c", "from ss_predict.cli import train_main; train_main()",
+    ok = subprocess.run([sys.executable, "-c", "from ss_predict.cli.main import train_main; train_main()",
                          "info=true", "model=dilated_cnn"], capture_output=True, text=True)
     assert ok.returncode == 0 and "receptive field 131" in ok.stdout
-    bad = subprocess.run([sys.executable, "-c", "from ss_predict.cli import train_main; train_main()",
+    bad = subprocess.run([sys.executable, "-c", "from ss_predict.cli.main import train_main; train_main()",
                           "trainer.nope=1"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "trainer.nope" in bad.stderr
 
@@ -115,7 +115,7 @@ def test_ss_train_cli_info_and_bad_key():
 def test_ctrl_c_saves_last(tmp_path, out_dir):
     import signal
     import time
-    proc = subprocess.Popen([sys.executable, "-m", "ss_predict.cli_train", "data=tiny", "trainer=tiny",
+    proc = subprocess.Popen([sys.executable, "-m", "ss_predict.cli.torchrun", "data=tiny", "trainer=tiny",
                              "trainer.max_epochs=500", f"run_dir={tmp_path}/run", "model=phd"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             # as from a terminal: a test run in the background (nohup, `&`) inherits SIGINT ignored
@@ -139,7 +139,7 @@ def test_ctrl_c_swallowed_in_a_clean_up_is_remembered():
     import signal
     import types
 
-    from ss_predict.train import remember_ctrl_c
+    from ss_predict.training.loop import remember_ctrl_c
     run = types.SimpleNamespace(interrupted=False)
 
     class CleanUp:

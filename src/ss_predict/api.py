@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .alphabet import SS3, SS8
-from .outputs import FORMATS, Prediction
-from .predictor import SOURCE, Predictor, Shard, iter_input  # noqa: F401  (the API's names)
-from .records import Protein
+from .core.alphabet import SS3, SS8
+from .prediction.renderers import FORMATS, Prediction
+from .prediction.predictor import SOURCE, Predictor, Shard, iter_input  # noqa: F401  (the API's names)
+from .core.records import Protein
 
 STATES8, STATES3 = SS8, SS3
 
@@ -37,7 +37,7 @@ def predict(sequences, model: str = "default", device: str = "cpu", **options) -
 def write(predictions: list[Prediction], path: str | Path | None = None, format: str = "ss2") -> None:
     """Write predictions as `ss-predict -f FORMAT -o PATH` would (None or '-': standard output;
     a path ending in '/' or an existing folder: one file per record)."""
-    from .writers import check_output, open_sink
+    from .prediction.writers import check_output, open_sink
 
     if format not in FORMATS:
         raise ValueError(f"format '{format}' is not one of {', '.join(FORMATS)}")

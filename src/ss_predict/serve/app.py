@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from ..api import SOURCE
 from ..errors import FormatError, NucleotideError, UserError
-from ..outputs import render
+from ..prediction.renderers import render
 from .batcher import Batcher, QueueFull
 from .limits import Limits
 
@@ -38,7 +38,7 @@ class Format(str, Enum):
 
 
 MEDIA = {"json": "application/json", "svg": "image/svg+xml"}  # the others: text/plain
-PICTURES = "ss_predict.pictures"  # svg(pred) -> str, the cartoon; the svg format needs it (and matplotlib)
+PICTURES = "ss_predict.prediction.pictures"  # svg(pred) -> str, the cartoon; the svg format needs it (and matplotlib)
 OTHER_FORMATS = "format=json, ss2 or horiz"
 PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
             "img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -119,7 +119,7 @@ def model_label(spec: str) -> str:
 
 
 def render_svg(preds: list) -> str:
-    from ..pictures import svg  # noqa: PLC0415 (optional module; checked before the request is queued)
+    from ..prediction.pictures import svg  # noqa: PLC0415 (optional module; checked before the request is queued)
     return svg(preds)  # several records: stacked in one picture, as ss-predict -f svg -o FILE.svg
 
 
@@ -127,7 +127,7 @@ def _check_svg(proteins: list, limits: Limits) -> None:
     """Refuse, before queueing, a format=svg request this server cannot draw: no pictures module or no
     matplotlib (400), more residues than `max_svg_residues` or a chain over pictures.MAX_RESIDUES (413)."""
     if importlib.util.find_spec(PICTURES) is None:
-        raise ApiError(400, f"format svg needs ss_predict.pictures, which this installation lacks; use {OTHER_FORMATS}")
+        raise ApiError(400, f"format svg needs ss_predict.prediction.pictures, which this installation lacks; use {OTHER_FORMATS}")
     if importlib.util.find_spec("matplotlib") is None:
         raise ApiError(400, 'format svg needs matplotlib, which this server lacks (its operator can pip install '
                             f'"ss-predict[plot]"); use {OTHER_FORMATS}')
@@ -135,7 +135,7 @@ def _check_svg(proteins: list, limits: Limits) -> None:
     if residues > limits.max_svg_residues:
         raise ApiError(413, f"{residues:,} residues in this request; format svg draws at most "
                             f"{limits.max_svg_residues:,} per request: send fewer, or use {OTHER_FORMATS}")
-    from .. import pictures  # noqa: PLC0415
+    from ..prediction import pictures  # noqa: PLC0415
     for p in proteins:
         try:
             pictures.check_length(p.id, len(p.sequence), OTHER_FORMATS)

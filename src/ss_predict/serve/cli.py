@@ -9,7 +9,7 @@ import socket
 import sys
 
 from .. import __version__
-from ..cli import _OneLineParser, _positive_int, _threads, guarded
+from ..cli.main import _OneLineParser, _positive_int, _threads, guarded
 from ..errors import UserError
 from .limits import Limits
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from ..api import Predictor
-    from ..features import uses_profile
+    from ..data.features import uses_profile
     from .app import create_app, model_label
 
     if args.threads:

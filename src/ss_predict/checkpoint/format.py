@@ -1,0 +1,344 @@
+"""Checkpoints: plain containers and tensors only, loadable with `torch.load(weights_only=True)`.
+
+{"format", "model": {"name", "kwargs"}, "features": spec dict, "alphabet": {...}, "state_dict",
+ "config" (resolved, plain dict), "metrics", "epoch", "data_manifest_sha256", "code_version",
+ optional "train_state" (optimizer, scheduler, RNG, early-stopping state; in `last.pt` only)}
+
+An ensemble file holds several such checkpoints (without train state) whose probabilities are averaged:
+{"format": ENSEMBLE_FORMAT, "features", "alphabet", "members": [checkpoint, ...], "metrics", "code_version"}
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..core.alphabet import RESIDUES, SS3, SS8, SS8_TO_SS3
+from ..errors import UserError
+from ..core.files import atomic_path
+from ..models import create_model, list_models
+
+FORMAT = "ss-predict-checkpoint/1"
+ENSEMBLE_FORMAT = "ss-predict-ensemble/1"
+WEIGHTS = Path(__file__).parents[1] / "weights"  # bundled models, by name
+
+
+def alphabet_dict() -> dict:
+    return {"residues": RESIDUES, "ss8": SS8, "ss3": SS3, "ss8_to_ss3": dict(SS8_TO_SS3)}
+
+
+def clean_state_dict(state: dict) -> dict:
+    """Strip the `_orig_mod.` prefix that torch.compile adds."""
+    return {k.replace("_orig_mod.", ""): v for k, v in state.items()}
+
+
+def save_checkpoint(path: str | Path, *, model: torch.nn.Module, model_cfg: dict, features: dict, config: dict,
+                    metrics: dict | None = None, epoch: int = 0, manifest_sha256: str | None = None,
+                    train_state: dict | None = None, state_dict: dict | None = None) -> None:
+    ckpt = {
+        "format": FORMAT,
+        "model": {"name": model_cfg["name"], "kwargs": dict(model_cfg.get("kwargs") or {})},
+        "features": features,
+        "alphabet": alphabet_dict(),
+        "state_dict": clean_state_dict(state_dict if state_dict is not None else model.state_dict()),
+        "config": config,
+        "metrics": metrics or {},
+        "epoch": epoch,
+        "data_manifest_sha256": manifest_sha256,
+        "code_version": __version__,
+    }
+    if train_state is not None:
+        ckpt["train_state"] = train_state
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """A checkpoint or ensemble file, checked: every field read later is there with the right type, and
+    every weight is a finite number. Anything else is one UserError naming the file and the field."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError(f"model file not found: {path}") from None
+    except OSError as e:
+        raise UserError(f"cannot read model file {path}: {e.strerror or type(e).__name__}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"model file {path} is a folder or device, not a checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as e:
+        raise UserError(f"cannot read model file {path}: {e.strerror or type(e).__name__}") from None
+    except Exception as e:  # torch raises many types for corrupt or foreign files
+        raise UserError(f"{path}: not a readable ss-predict checkpoint ({_load_problem(e)})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") not in (FORMAT, ENSEMBLE_FORMAT):
+        found = f"format {ckpt.get('format')!r}" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}"
+        raise UserError(f"{path}: not an ss-predict checkpoint ({found}; expected one written by ss-train)")
+    alphabet = field_of(ckpt, "alphabet", dict, path)
+    if alphabet.get("residues") != RESIDUES or alphabet.get("ss8") != SS8:
+        raise UserError(f"{path}: checkpoint uses another residue or state alphabet")
+    if ckpt["format"] == ENSEMBLE_FORMAT:
+        parts = field_of(ckpt, "members", list, path)
+        if not parts:
+            raise UserError(f"{path}: damaged checkpoint: field 'members' is empty")
+        _check_features(ckpt, path)
+        for i, m in enumerate(parts):
+            if not isinstance(m, dict):
+                raise UserError(f"{path}: damaged checkpoint: field 'members[{i}]' is a {type(m).__name__}, "
+                                "expected a checkpoint")
+            _check_single(m, path, f"members[{i}].")
+    else:
+        _check_single(ckpt, path)
+    _check_calibration(ckpt, path)
+    return ckpt
+
+
+def _check_calibration(ckpt: dict, path: Path) -> None:
+    """The optional "calibration" of a file (calibration.py): its temperatures are numbers in T_RANGE (a
+    negative or zero temperature would flip or break every prediction)."""
+    from ..inference.calibration import T_RANGE
+
+    cal = ckpt.get("calibration")
+    if cal is None:
+        return
+    if not isinstance(cal, dict):
+        raise UserError(f"{path}: damaged checkpoint: field 'calibration' is {type(cal).__name__} {_short(cal)}, "
+                        "expected a dict")
+    for key in ("temperature", "temperature3"):
+        if key not in cal:
+            continue
+        t = cal[key]
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not T_RANGE[0] <= t <= T_RANGE[1]:
+            raise UserError(f"{path}: damaged checkpoint: field 'calibration.{key}' is {_short(t)}, expected a "
+                            f"number from {T_RANGE[0]} to {T_RANGE[1]} (refit it, or delete the field)")
+
+
+_TYPE_NAMES = {dict: "a dict", list: "a list", str: "a string", int: "a whole number"}
+
+
+def field_of(d: dict, key: str, typ: type, path: Path, at: str = ""):
+    """d[key], which must be a `typ`; else a UserError naming the file and the field (`at` + key)."""
+    if key not in d:
+        raise UserError(f"{path}: damaged checkpoint: field '{at}{key}' is missing")
+    value = d[key]
+    if not isinstance(value, typ) or typ is int and isinstance(value, bool):
+        raise UserError(f"{path}: damaged checkpoint: field '{at}{key}' is {type(value).__name__} "
+                        f"{_short(value)}, expected {_TYPE_NAMES[typ]}")
+    return value
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _plain(value) -> bool:
+    """Only what a config holds (and JSON can write): numbers, strings, None, lists and dicts of them."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _check_features(c: dict, path: Path, at: str = "") -> None:
+    from ..data.features import SPECS
+
+    f = field_of(c, "features", dict, path, at)
+    name = field_of(f, "name", str, path, f"{at}features.")
+    if name not in SPECS:
+        raise UserError(f"{path}: damaged checkpoint: field '{at}features.name' is '{name}', not one of "
+                        f"{', '.join(sorted(SPECS))}")
+    n = field_of(f, "n_features", int, path, f"{at}features.")
+    if n != SPECS[name]:
+        raise UserError(f"{path}: damaged checkpoint: field '{at}features.n_features' is {n}; features "
+                        f"'{name}' have {SPECS[name]}")
+
+
+def _check_single(c: dict, path: Path, at: str = "") -> None:
+    m = field_of(c, "model", dict, path, at)
+    field_of(m, "name", str, path, f"{at}model.")
+    if not _plain(field_of(m, "kwargs", dict, path, f"{at}model.")):
+        raise UserError(f"{path}: damaged checkpoint: field '{at}model.kwargs' holds values other than numbers, "
+                        "strings and lists")
+    _check_features(c, path, at)
+    check_weights(field_of(c, "state_dict", dict, path, at), path, f"{at}state_dict")
+
+
+def check_weights(state: dict, path: str | Path, field: str = "state_dict") -> None:
+    """Every entry a tensor, every floating-point tensor finite (a diverged run saves NaN weights, which
+    would predict one state everywhere); else one line naming the file and the tensor."""
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise UserError(f"{path}: damaged checkpoint: '{field}' has the key {_short(key)}, not a tensor name")
+        if not isinstance(value, torch.Tensor):
+            raise UserError(f"{path}: damaged checkpoint: '{field}' entry '{key}' is {type(value).__name__}, "
+                            "not a tensor")
+        if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise UserError(f"{path}: tensor '{key}' of '{field}' has {bad} non-finite value(s) (NaN or infinity): "
+                            "the weights are unusable (did training diverge?)")
+
+
+def _load_problem(e: Exception) -> str:
+    """A short, clean reason for torch.load's failure (its messages run to paragraphs of advice)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
+    unsupported = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if unsupported:
+        return (f"it stores the Python object {unsupported.group(1)}, not only tensors and plain containers; "
+                "ss-predict loads checkpoints written by ss-train")
+    if "WeightsUnpickler error:" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()[0].strip()
+        return f"not a PyTorch file, or damaged: {detail}"
+    if "failed reading zip archive" in text:
+        return "a truncated or damaged file: " + text.split("failed reading zip archive:", 1)[1].split(".")[0].strip()
+    if isinstance(e, EOFError):
+        return "an empty or truncated file"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if len(first) > 100:
+        first = first[:100].rsplit(" ", 1)[0] + " ..."
+    return f"not a PyTorch file, or damaged: {type(e).__name__}" + (f" {first}" if first else "")
+
+
+def model_mismatch(ckpt: dict, model_cfg: dict) -> str | None:
+    """How the model of a checkpoint differs from `model_cfg` ({name, kwargs}), or None when they agree."""
+    have, want = ckpt["model"], {"name": model_cfg["name"], "kwargs": dict(model_cfg.get("kwargs") or {})}
+    if have["name"] != want["name"]:
+        return f"model {have['name']} and this run asks for model {want['name']}"
+    keys = sorted(k for k in set(have["kwargs"]) | set(want["kwargs"])
+                  if have["kwargs"].get(k) != want["kwargs"].get(k))
+    if not keys:
+        return None
+    def show(kw): return ", ".join(f"{k}={kw.get(k)}" for k in keys)
+    return f"model {have['name']} ({show(have['kwargs'])}) and this run asks for ({show(want['kwargs'])})"
+
+
+def members(ckpt: dict) -> list[dict]:
+    """The single checkpoints inside a loaded file (one for a plain checkpoint)."""
+    return list(ckpt["members"]) if ckpt["format"] == ENSEMBLE_FORMAT else [ckpt]
+
+
+def save_ensemble(path: str | Path, sources: list[str | Path], metrics: dict | None = None) -> dict:
+    """Write one file holding the models of `sources` (checkpoints or ensembles) for averaging."""
+    parts = [m for s in sources for m in members(load_checkpoint(model_path(str(s))))]
+    if len({m["features"]["name"] for m in parts}) > 1:
+        raise UserError("ensemble members use different feature specs; cannot average them")
+    ens = {"format": ENSEMBLE_FORMAT, "features": parts[0]["features"], "alphabet": alphabet_dict(),
+           "members": [{k: v for k, v in m.items() if k != "train_state"} for m in parts],
+           "metrics": metrics or {}, "code_version": __version__}
+    with atomic_path(path) as tmp:
+        torch.save(ens, tmp)
+    return ens
+
+
+def build_model(ckpt: dict, source: str | Path = "checkpoint") -> torch.nn.Module:
+    """Rebuild the network of a loaded checkpoint (read from `source`), weights in place, in eval mode."""
+    m = ckpt["model"]
+    if m["name"] not in list_models():
+        raise UserError(f"{source}: field 'model.name' is '{m['name']}', not a model of this version "
+                        f"({', '.join(list_models())})")
+    try:
+        model = create_model(m["name"], ckpt["features"]["n_features"], **m["kwargs"])
+    except (UserError, TypeError, ValueError, RuntimeError, IndexError, KeyError) as e:  # kwargs of the wrong kind
+        raise UserError(f"{source}: field 'model.kwargs' does not build model '{m['name']}' ({_first_line(e)})") from None
+    state = clean_state_dict(ckpt["state_dict"])
+    try:  # (classical models take their fitted tensors in their own load_state_dict)
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, ValueError, KeyError, IndexError) as e:
+        want = model.state_dict()
+        missing, extra = [k for k in want if k not in state], [k for k in state if k not in want]
+
+        def names(keys): return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+        why = "; ".join(([f"missing {names(missing)}"] if missing else [])
+                        + ([f"unexpected {names(extra)}"] if extra else [])) or _detail(e)
+        raise UserError(f"{source}: checkpoint weights do not fit model '{m['name']}': {why}") from None
+    return model.eval()
+
+
+def _detail(e: Exception) -> str:
+    """The first line of a load_state_dict error that says something (its first line only names the class)."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith("Error(s) in loading state_dict")]
+    return (useful or lines or [type(e).__name__])[0]
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def bundled_models() -> list[str]:
+    return sorted(p.stem for p in WEIGHTS.glob("*.pt"))
+
+
+def model_path(name_or_path: str) -> Path:
+    """A bundled model name (see bundled_models()) or a checkpoint path."""
+    p = Path(name_or_path)
+    if p.suffix == ".pt" or os.path.lexists(p) or "/" in name_or_path:  # (lexists: no error where unreadable)
+        return p
+    bundled = WEIGHTS / f"{name_or_path}.pt"
+    if not bundled.exists():
+        raise UserError(f"no bundled model '{name_or_path}' (bundled: {', '.join(bundled_models()) or 'none'}) "
+                        "and no such file")
+    return bundled
+
+
+@dataclass
+class ModelSet:
+    """Models loaded for prediction: their probabilities are averaged (one model, or an ensemble)."""
+    models: list[torch.nn.Module]
+    features: str          # the feature spec name they all read ("onehot", "onehot+profile")
+    checkpoint: dict       # the first member's checkpoint (model, config, metrics, ...)
+    paths: list[Path]      # the files they came from, in the order given
+    device: torch.device
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def fingerprint(self) -> str:
+        """sha256 over the model files' bytes: what a resumed run checks it continues with."""
+        h = hashlib.sha256()
+        for p in self.paths:
+            with open(p, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        return h.hexdigest()
+
+
+def parse_model_spec(spec) -> list[str]:
+    """'default', 'a.pt' or 'a.pt,b.pt' (averaged) -> the names; an empty spec is a one-line error."""
+    if not isinstance(spec, str):
+        raise TypeError(f"model: expected a bundled name or checkpoint path (str), got {type(spec).__name__}")
+    names = [s.strip() for s in spec.split(",")]
+    if not spec.strip() or not all(names):
+        raise UserError(f"model '{spec}': give a bundled name ({', '.join(bundled_models()) or 'none'}) or "
+                        "checkpoint path, several joined by commas without empty parts")
+    return names
+
+
+def load_models(specs: str | list[str], device: torch.device) -> ModelSet:
+    """The models of one or more bundled names / checkpoint paths (a comma-joined string or a list), which
+    must share a feature spec; their probabilities are meant to be averaged."""
+    names = parse_model_spec(specs) if isinstance(specs, str) else list(specs)
+    if not names:
+        raise UserError("no model given")
+    from ..inference.calibration import set_temperature
+
+    paths = [model_path(s) for s in names]
+    files = [(p, load_checkpoint(p)) for p in paths]
+    ckpts = [(p, m) for p, f in files for m in members(f)]
+    features = {c["features"]["name"] for _, c in ckpts}
+    if len(features) > 1:
+        raise UserError(f"models use different feature specs {sorted(features)}; cannot average them")
+    models = []
+    for p, f in files:  # each file's models carry its fitted temperatures (calibration.py)
+        built = [build_model(c, p).to(device) for c in members(f)]
+        set_temperature(built, f)
+        models += built
+    return ModelSet(models, features.pop(), ckpts[0][1], paths, device)

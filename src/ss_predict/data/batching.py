@@ -1,0 +1,139 @@
+"""Token-budget length batching, padding with masks, and random crops of long training chains."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..core.alphabet import UNSCORED
+from .features import encode
+from ..core.records import Protein
+
+
+def length_batches(lengths: list[int] | np.ndarray, max_tokens: int, max_batch: int = 512) -> list[list[int]]:
+    """Group indices sorted by length so that (longest in batch) x (batch size) <= max_tokens."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    batches, cur, longest = [], [], 0
+    for i in order:
+        n = int(lengths[i])
+        if cur and (max(longest, n) * (len(cur) + 1) > max_tokens or len(cur) >= max_batch):
+            batches.append(cur)
+            cur, longest = [], 0
+        cur.append(int(i))
+        longest = max(longest, n)
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor       # B x L x F features (zeros on padding)
+    mask: torch.Tensor    # B x L bool, True on residues
+    y8: torch.Tensor      # B x L long, -1 where unscored / absent
+    y3: torch.Tensor      # B x L long, -1 where unscored
+    lengths: list[int]
+    index: list[int]      # positions of the proteins in the source list
+    soft: torch.Tensor | None = None  # B x L x 8 teacher probabilities (distillation), zeros on padding
+
+    def _map(self, f) -> "Batch":
+        return Batch(f(self.x), f(self.mask), f(self.y8), f(self.y3), self.lengths, self.index,
+                     None if self.soft is None else f(self.soft))
+
+    def to(self, device, non_blocking: bool = False) -> "Batch":
+        return self._map(lambda v: v.to(device, non_blocking=non_blocking))
+
+    def pin_memory(self) -> "Batch":
+        return self._map(lambda v: v.pin_memory())
+
+
+def collate(items: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]], index: list[int],
+            soft: list[np.ndarray] | None = None) -> Batch:
+    """items: (features L x F, ss8 or None, ss3 or None) per protein; soft: L x 8 teacher probabilities each."""
+    lengths = [len(x) for x, _, _ in items]
+    b, n, f = len(items), max(lengths), items[0][0].shape[1]
+    x = np.zeros((b, n, f), dtype=np.float32)
+    mask = np.zeros((b, n), dtype=bool)
+    y8 = np.full((b, n), UNSCORED, dtype=np.int64)
+    y3 = np.full((b, n), UNSCORED, dtype=np.int64)
+    for i, (feat, s8, s3) in enumerate(items):
+        k = len(feat)
+        x[i, :k], mask[i, :k] = feat, True
+        if s8 is not None:
+            y8[i, :k] = s8
+        if s3 is not None:
+            y3[i, :k] = s3
+    soft_t = None
+    if soft is not None:
+        pad = np.zeros((b, n, soft[0].shape[1]), dtype=np.float32)
+        for i, q in enumerate(soft):
+            pad[i, : len(q)] = q
+        soft_t = torch.from_numpy(pad)
+    return Batch(torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(y8), torch.from_numpy(y3),
+                 lengths, list(index), soft_t)
+
+
+class EncodedSet:
+    """Proteins encoded once; hands out batches (optionally shuffled and cropped for training)."""
+
+    def __init__(self, proteins: list[Protein], spec: str):
+        self.proteins = proteins
+        self.feats = [encode(p, spec) for p in proteins]
+        self.lengths = np.array([len(p) for p in proteins])
+        self.soft: list[np.ndarray] | None = None  # per protein L x 8 teacher probabilities (distillation)
+
+    def batch(self, idx: list[int], crops: list[tuple[int, int]] | None = None) -> Batch:
+        items, soft = [], []
+        for j, i in enumerate(idx):
+            p = self.proteins[i]
+            s, e = crops[j] if crops else (0, len(p))
+            items.append((self.feats[i][s:e], None if p.ss8 is None else p.ss8[s:e],
+                          None if p.ss3 is None else p.ss3[s:e]))
+            if self.soft is not None:
+                soft.append(self.soft[i][s:e])
+        return collate(items, idx, soft if self.soft is not None else None)
+
+    def plan_epoch(self, max_tokens: int, crop: int, rng: np.random.Generator) -> list[tuple[list[int], list]]:
+        """One shuffled epoch as (indices, crops) per batch: chains longer than `crop` get a random window.
+
+        All randomness is drawn here, in the calling process, so worker processes change nothing.
+        """
+        eff = np.minimum(self.lengths, crop)
+        noisy = eff + rng.uniform(0, 8, size=len(eff))  # batch composition changes between epochs
+        batches = length_batches(noisy, max_tokens)
+        plan = []
+        for bi in rng.permutation(len(batches)):
+            idx = batches[bi]
+            crops = []
+            for i in idx:
+                n = int(self.lengths[i])
+                s = int(rng.integers(0, n - crop + 1)) if n > crop else 0
+                crops.append((s, min(n, s + crop)))
+            plan.append((idx, crops))
+        return plan
+
+    def train_batches(self, max_tokens: int, crop: int, rng: np.random.Generator):
+        for idx, crops in self.plan_epoch(max_tokens, crop, rng):
+            yield self.batch(idx, crops)
+
+
+class PlannedBatches(torch.utils.data.Dataset):
+    """A planned epoch as a map-style dataset, so a DataLoader can build batches in workers and pin them."""
+
+    def __init__(self, data: EncodedSet, plan: list):
+        self.data, self.plan = data, plan
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, i: int) -> Batch:
+        idx, crops = self.plan[i]
+        return self.data.batch(idx, crops)
+
+
+def epoch_loader(data: EncodedSet, plan: list, workers: int, pin: bool):
+    if workers <= 0 and not pin:
+        return (data.batch(idx, crops) for idx, crops in plan)
+    return torch.utils.data.DataLoader(PlannedBatches(data, plan), batch_size=None, shuffle=False,
+                                       num_workers=workers, pin_memory=pin, persistent_workers=False)

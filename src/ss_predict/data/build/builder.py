@@ -1,0 +1,216 @@
+"""The training-set builder: read pools, normalise, drop duplicates, remove benchmark homologues,
+split validation by sequence cluster, and write the processed set plus a JSON manifest.
+
+Homology is `homology.homologous_pairs`: MMseqs2 in both directions without masking, plus exact
+containment; the same criteria as `ss-data audit`, so the result can be re-checked by anyone.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from ...errors import UserError
+from ..formats import read_any
+from ..formats.processed import to_line, write_processed
+from .homology import Blast, MMseqs, homologous_pairs
+from ...core.files import atomic_path
+
+MAX_VALID_PASSES = 5
+
+
+def _load(spec) -> list:
+    kwargs = {k: v for k, v in spec.items() if k not in ("format", "path")}
+    return read_any(spec["path"], spec.get("format"), **kwargs)
+
+
+def search_tools(cfg) -> list:
+    """The second search tool (BLAST+) when `blast.enabled`."""
+    spec = OmegaConf.to_container(cfg.blast) if cfg.get("blast") else {"enabled": False}
+    enabled = spec.pop("enabled", True)
+    return [Blast(**spec)] if enabled else []
+
+
+def _num(key: str) -> int:
+    return int(key[1:])
+
+
+def read_pools(cfg: DictConfig) -> tuple[list, dict]:
+    """Pools in config order -> [(source, Protein)], exact duplicate sequences keeping their first occurrence."""
+    pool, sources, seen = [], {}, set()
+    for name, spec in cfg.sources.items():
+        recs = _load(spec)
+        stats = {"path": str(spec.path), "format": spec.get("format"), "chains_read": len(recs),
+                 "residues_read": sum(len(p) for p in recs), "duplicates_dropped": 0, "unlabelled_dropped": 0}
+        for p in recs:
+            if p.n_scored == 0 or len(p) < int(cfg.min_length):
+                stats["unlabelled_dropped"] += 1
+            elif p.sequence in seen:
+                stats["duplicates_dropped"] += 1
+            else:
+                seen.add(p.sequence)
+                pool.append((name, p))
+        sources[name] = stats
+    return pool, sources
+
+
+def remove_benchmark_homologues(cfg, tool: list, seqs: dict[str, str]) -> tuple[dict, list, dict, int]:
+    """Pool keys with a homologue in any benchmark -> (best evidence per key, removal records, per benchmark, n)."""
+    bench, bench_ids = {}, {}
+    for name, spec in cfg.benchmarks.items():
+        for p in _load(spec):
+            key = f"b{len(bench)}"
+            bench[key], bench_ids[key] = p.sequence, (name, p.id)
+    hits = homologous_pairs(seqs, bench, tool, float(cfg.identity), int(cfg.min_aln_len), int(cfg.min_contained),
+                            float(cfg.min_cover))
+    by_key: dict[str, list] = {}
+    for h in hits:
+        by_key.setdefault(h.a, []).append(h)
+    per_bench = {name: 0 for name in cfg.benchmarks}
+    benchmark_chains_hit = {name: set() for name in cfg.benchmarks}
+    best = {}
+    for k, hs in by_key.items():
+        best[k] = max(hs, key=lambda h: (h.identity, h.aln_len))
+        for name in {bench_ids[h.b][0] for h in hs}:
+            per_bench[name] += 1
+        for h in hs:
+            benchmark_chains_hit[bench_ids[h.b][0]].add(h.b)
+    records = {k: {"benchmark": bench_ids[h.b][0], "hit": bench_ids[h.b][1], "identity": h.identity,
+                   "aligned": h.aln_len, "evalue": h.evalue, "direction": h.direction, "tool": h.tool,
+                   "benchmark_chains_hit": len(by_key[k])} for k, h in best.items()}
+    return records, hits, {n: {"pool_chains_removed": per_bench[n],
+                               "benchmark_chains_with_homologue": len(benchmark_chains_hit[n])}
+                           for n in cfg.benchmarks}, len(bench)
+
+
+def split_validation(cfg, tool: list, seqs: dict[str, str], kept: list[str]) -> tuple[list, set, list, int]:
+    """Validation = whole clusters (MMseqs2, the first tool); then drop training chains homologous to a validation chain until none is."""
+    thr = float(cfg.identity)
+    rep_of = tool[0].cluster({k: seqs[k] for k in kept}, thr)
+    reps = sorted(set(rep_of.values()), key=_num)
+    members: dict[str, list[str]] = {r: [] for r in reps}
+    for k in kept:
+        members[rep_of[k]].append(k)
+    rng = np.random.default_rng(int(cfg.seed))
+    target = round(float(cfg.valid_fraction) * len(kept))
+    valid: set[str] = set()
+    for r in rng.permutation(reps):
+        if len(valid) >= target:
+            break
+        if len(members[r]) <= max(1, target // 20):  # no single giant family
+            valid.update(members[r])
+    train = [k for k in kept if k not in valid]
+    vseqs = {k: seqs[k] for k in sorted(valid, key=_num)}
+    leaks = []
+    for _ in range(MAX_VALID_PASSES):  # repeat: a smaller target set can surface hits the prefilter crowded out
+        hits = homologous_pairs({k: seqs[k] for k in train}, vseqs, tool, thr, int(cfg.min_aln_len),
+                                int(cfg.min_contained), float(cfg.min_cover))
+        if not hits:
+            break
+        leaks += hits
+        gone = {h.a for h in hits}
+        train = [k for k in train if k not in gone]
+    return train, valid, leaks, len(reps)
+
+
+def _share(v): return 0 <= v <= 1
+def _positive(v): return v > 0
+def _count(v): return v >= 1
+
+
+# The numeric options of a build: (key, test, what the test asks for)
+RANGES = [("identity", _share, "from 0 to 1"), ("min_cover", _share, "from 0 to 1"),
+          ("valid_fraction", lambda v: 0 < v < 1, "between 0 and 1 (both excluded)"),
+          *((k, _count, "at least 1") for k in ("min_aln_len", "min_contained", "min_length", "mmseqs.threads",
+                                                 "mmseqs.max_seqs", "blast.threads", "blast.max_target_seqs")),
+          *((k, _positive, "above 0") for k in ("mmseqs.evalue", "mmseqs.sensitivity", "blast.evalue"))]
+
+
+def check_options(cfg: DictConfig) -> None:
+    """Every numeric option in its range (a negative e-value or identity 2 would build a wrong set): one line."""
+    for key, test, want in RANGES:
+        value = OmegaConf.select(cfg, key)
+        if value is None:
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not (number and test(value)):
+            text = f"{value:g}" if isinstance(value, float) else repr(value)  # as typed: 0, not 0.0
+            raise UserError(f"{key}={text}: must be a number {want}")
+
+
+def build(cfg: DictConfig) -> dict:
+    """Run the whole build described by `cfg` (configs/build.yaml); returns the manifest."""
+    check_options(cfg)
+    mm = MMseqs(**OmegaConf.to_container(cfg.mmseqs))
+    tool = [mm] + search_tools(cfg)
+    pool, sources = read_pools(cfg)
+    keys = [f"p{i}" for i in range(len(pool))]
+    seqs = {k: p.sequence for k, (_, p) in zip(keys, pool)}
+
+    removed_info, _, per_bench, n_bench = remove_benchmark_homologues(cfg, tool, seqs)
+    kept = [k for k in keys if k not in removed_info]
+    train, valid, leaks, n_clusters = split_validation(cfg, tool, seqs, kept)
+    leaked = {h.a for h in leaks}
+
+    split = {k: "train" for k in train} | {k: "valid" for k in valid}
+    lines = [to_line(pool[_num(k)][1], pool[_num(k)][0], split[k]) for k in keys if k in split]
+    out = Path(cfg.output)
+    write_processed(lines, out)
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    for name in sources:
+        ks = [k for k in keys if pool[_num(k)][0] == name]
+        sources[name].update({
+            "chains_pooled": len(ks),
+            "removed_homologues": sum(1 for k in ks if k in removed_info),
+            "removed_valid_neighbours": sum(1 for k in ks if k in leaked),
+            "train_chains": sum(1 for k in ks if split.get(k) == "train"),
+            "valid_chains": sum(1 for k in ks if split.get(k) == "valid"),
+            "train_residues": sum(len(pool[_num(k)][1]) for k in ks if split.get(k) == "train"),
+            "valid_residues": sum(len(pool[_num(k)][1]) for k in ks if split.get(k) == "valid"),
+        })
+    pid = {k: pool[_num(k)][1].id for k in keys}
+    manifest = {
+        "output": out.name,
+        "sha256": digest,
+        "identity_threshold": float(cfg.identity),
+        "identity_definition": "identical aligned positions / length of the shorter chain",
+        "criteria": (f"homologous if an alignment (MMseqs2 or BLAST+, either direction) has identity >= "
+                     f"{cfg.identity}, e-value <= {cfg.mmseqs.evalue} and >= {cfg.min_aln_len} aligned residues "
+                     f"(or >= {cfg.min_cover} of the shorter chain and >= {cfg.min_contained} residues); or a whole "
+                     f"chain of >= {cfg.min_contained} residues occurs verbatim inside the other"),
+        "min_aligned_length": int(cfg.min_aln_len),
+        "min_cover_short_chains": float(cfg.min_cover),
+        "min_contained_length": int(cfg.min_contained),
+        "aligner": {"tool": "mmseqs2 easy-search, both directions, --alignment-mode 3",
+                    **OmegaConf.to_container(cfg.mmseqs)},
+        "second_aligner": ({"tool": "blastp -seg no -comp_based_stats 0, both directions",
+                            **OmegaConf.to_container(cfg.blast)} if cfg.get("blast") and cfg.blast.enabled else None),
+        "expression_tags": "not masked",
+        "benchmarks": {n: str(s.path) for n, s in cfg.benchmarks.items()},
+        "benchmark_chains": n_bench,
+        "removed_per_benchmark": {n: v["pool_chains_removed"] for n, v in per_bench.items()},
+        "benchmark_chains_with_pool_homologue": {n: v["benchmark_chains_with_homologue"]
+                                                 for n, v in per_bench.items()},
+        "valid_fraction": float(cfg.valid_fraction),
+        "seed": int(cfg.seed),
+        "sources": sources,
+        "counts": {
+            "pooled": len(pool), "removed_homologues": len(removed_info), "removed_valid_neighbours": len(leaked),
+            "train_chains": len(train), "valid_chains": len(valid), "valid_clusters_total": n_clusters,
+            "train_residues": sum(s["train_residues"] for s in sources.values()),
+            "valid_residues": sum(s["valid_residues"] for s in sources.values()),
+        },
+        "removed": [{"id": pid[k], "source": pool[_num(k)][0], **removed_info[k]}
+                    for k in sorted(removed_info, key=_num)],
+        "removed_valid_neighbours": [{"id": pid[h.a], "valid_chain": pid[h.b], "identity": h.identity,
+                                      "aligned": h.aln_len, "evalue": h.evalue, "direction": h.direction,
+                                      "tool": h.tool}
+                                     for h in leaks],
+    }
+    with atomic_path(Path(cfg.manifest)) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest

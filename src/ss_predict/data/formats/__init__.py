@@ -1,0 +1,102 @@
+"""One reader (and where useful a writer) per file format, and `detect()` to pick one from a path."""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from ...errors import FormatError
+from ...core.records import Protein
+from .casp_h5 import read_casp_h5
+from .dssp import is_classic_dssp, read_dssp
+from .fasta import read_fasta
+from .flip import read_flip
+from .netsurfp_csv import read_netsurfp_csv
+from .processed import read_processed
+from .scratch import read_scratch
+from .three_line import read_three_line, write_three_line
+from .zhou import read_zhou, write_zhou
+from .zhou_csv import is_zhou_csv, read_zhou_csv
+
+READERS = {
+    "zhou": read_zhou,
+    "zhou_csv": read_zhou_csv,
+    "casp_h5": read_casp_h5,
+    "netsurfp_csv": read_netsurfp_csv,
+    "three_line": read_three_line,
+    "scratch": read_scratch,
+    "flip": read_flip,
+    "fasta": read_fasta,
+    "processed": read_processed,
+    "dssp": read_dssp,
+}
+WRITERS = {"zhou": write_zhou, "fasta3": write_three_line}
+
+
+def detect(path: str | Path) -> str:
+    """Guess the format of a file (or of a SCRATCH-1D / FLIP folder) from its name and first lines."""
+    path = Path(path)
+    if not path.exists():
+        raise FormatError(f"{path}: file not found")
+    if not path.is_dir() and not path.is_file():
+        raise FormatError(f"{path}: a pipe or device: its format cannot be detected without reading it; "
+                          "give the format (--format NAME)")
+    if path.is_dir():
+        if (path / "Proteins.fa").exists():
+            return "scratch"
+        if (path / "sampled.fasta").exists():
+            return "flip"
+        first = next((p for p in sorted(path.glob("*.dssp")) if p.is_file()), None)
+        if first is not None and is_classic_dssp(first.read_bytes()[:65536].decode("utf-8", "replace")):
+            return "dssp"
+        raise FormatError(f"{path}: a folder, but neither SCRATCH-1D (Proteins.fa), FLIP (sampled.fasta) "
+                          "nor classic DSSP files (*.dssp)")
+    name = path.name.lower()
+    if name.endswith(".jsonl.gz"):
+        return "processed"
+    if name.endswith((".npy", ".npy.gz")):
+        return "zhou"
+    if name.endswith((".h5", ".hdf5")):
+        return "casp_h5"
+    if name.endswith(".csv"):
+        return "zhou_csv" if is_zhou_csv(path) else "netsurfp_csv"
+    if name == "proteins.fa" and (path.parent / "SSpro8.dssp").exists():
+        return "scratch"
+    if name == "sampled.fasta" and (path.parent / "mask.fasta").exists():
+        return "flip"
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if b"\x00" in head:
+        raise FormatError(f"{path}: binary data of no known format")
+    text = head.decode("utf-8", "replace").removeprefix("\ufeff")  # (a UTF-8 byte order mark)
+    if is_classic_dssp(text):  # by content: SCRATCH-1D's SSpro8.dssp is a label file, not DSSP output
+        return "dssp"
+    lines = text.splitlines()
+    if len(lines) >= 3 and lines[0].startswith(">") and not lines[2].startswith(">") \
+            and len(lines[1].strip()) == len(lines[2].strip()) and (len(lines) < 4 or lines[3].startswith(">")):
+        return "three_line"
+    return "fasta"
+
+
+def read_any(path: str | Path, fmt: str | None = None, **kwargs) -> list[Protein]:
+    if not Path(path).exists():
+        raise FormatError(f"{path}: file not found")
+    fmt = fmt or detect(path)
+    if fmt not in READERS:
+        raise FormatError(f"unknown format '{fmt}'; one of {sorted(READERS)}")
+    reader = READERS[fmt]
+    try:
+        inspect.signature(reader).bind(path, **kwargs)
+    except TypeError:
+        options = list(inspect.signature(reader).parameters)[1:]
+        raise FormatError(f"{path}: format '{fmt}' has no option {', '.join(sorted(kwargs))} (its options: "
+                          f"{', '.join(options) or 'none'})") from None
+    try:
+        return reader(path, **kwargs)
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}) for format '{fmt}'") from None
+    except (ValueError, IndexError, KeyError) as e:  # a reader's check missed a damaged field: still one line
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise FormatError(f"{path}: not a readable '{fmt}' file ({detail})") from None
+
+
+__all__ = ["READERS", "WRITERS", "detect", "read_any"] + [f.__name__ for f in READERS.values()]

@@ -1,0 +1,376 @@
+"""Plain FASTA for prediction (through Biopython), read as a stream, with strict, named validation (also
+used for sequences given in Python, see `ss_predict.api`).
+
+`iter_fasta` reads a file, a gzipped file or standard input incrementally: memory holds one record at a
+time, whatever the size of the input (a gzip bomb is refused as it unpacks, not after). `scan_fasta` is the
+cheap first pass of a prediction run: it checks every record before any prediction is written and counts
+records and residues (for progress, shards and resume).
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import re
+import sys
+import zlib
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from Bio.SeqIO.FastaIO import SimpleFastaParser
+
+from ...core.alphabet import AMINO_ACIDS, NONSTANDARD
+from ...errors import FormatError, NucleotideError, UserError
+from ...core.files import STDIO, display_name
+from ...core.records import Protein
+
+_VALID = set(AMINO_ACIDS + "X" + NONSTANDARD)
+_GAPS = set("-.")
+_TO_X = str.maketrans({c: "X" for c in NONSTANDARD})
+
+
+NUCLEOTIDES = set("ACGTUN")
+NUCLEOTIDE_MIN_LENGTH, NUCLEOTIDE_FRACTION = 20, 0.9
+MAX_LINE = 1 << 24  # a line over 16 MiB is not protein FASTA (and is refused before it fills memory)
+MAX_RECORD = 10_000_000  # letters: the longest protein is ~36,000 residues; past this a record is refused as it is read
+
+
+def _letters(raw: str) -> str:
+    seq = re.sub(r"\s+", "", raw).upper()
+    return seq[:-1] if seq.endswith("*") else seq
+
+
+def clean_sequence(rid: str, raw: str, where: str) -> str:
+    """Upper-case, drop one trailing '*', map U/B/Z/O/J to X; reject gaps and non-letters by position."""
+    seq = _letters(raw)
+    if not seq:
+        raise FormatError(f"{where}: record '{rid}' has an empty sequence")
+    if not set(seq) <= _VALID:  # the slow, positional scan only for a record that has a bad letter
+        for pos, c in enumerate(seq, start=1):
+            if c in _GAPS:
+                raise FormatError(f"{where}: record '{rid}' position {pos}: gap '{c}' (give unaligned sequences)")
+            if c not in _VALID:
+                shown = c if c.isprintable() else repr(c)
+                raise FormatError(f"{where}: record '{rid}' position {pos}: '{shown}' is not an amino-acid letter")
+    return seq.translate(_TO_X)
+
+
+def check_not_nucleotide(rid: str, seq: str, where: str) -> None:
+    """A record of >= 20 letters that is >= 90% A/C/G/T/U/N is DNA or RNA, not protein: refuse it."""
+    if len(seq) >= NUCLEOTIDE_MIN_LENGTH:
+        frac = sum(seq.count(c) for c in NUCLEOTIDES) / len(seq)
+        if frac >= NUCLEOTIDE_FRACTION:
+            raise NucleotideError(f"{where}: record '{rid}' looks like a nucleotide sequence ({frac:.0%} "
+                                  "A/C/G/T/U/N); give protein sequences",
+                                  "or pass --allow-nucleotide (allow_nucleotide=True in Python) to predict anyway")
+
+
+def check_record(n: int, title, raw, where: str, allow_nucleotide: bool = False) -> Protein:
+    """The n-th (title, sequence) pair as a validated Protein; the id is the title's first word."""
+    if not isinstance(title, str):
+        raise FormatError(f"{where}: record {n} has an id of type {type(title).__name__}, not a string")
+    rid = title.split()[0] if title.strip() else ""
+    if not rid:
+        raise FormatError(f"{where}: record {n} has no id after '>'")
+    if not isinstance(raw, str):
+        raise FormatError(f"{where}: record '{rid}' has a sequence of type {type(raw).__name__}, not a string")
+    seq = clean_sequence(rid, raw, where)
+    if not allow_nucleotide:
+        check_not_nucleotide(rid, _letters(raw), where)
+    return Protein(id=rid, sequence=seq, extras={"description": title})
+
+
+def iter_proteins(records: Iterable[tuple[str, str]], where: str, skip_invalid: bool = False,
+                  allow_nucleotide: bool = False, problems: list[str] | None = None,
+                  duplicates: bool = True) -> Iterator[Protein]:
+    """Validated proteins of (title, sequence) pairs, lazily; duplicate ids are refused (unless `duplicates`
+    is False: `scan_fasta` checks them its own, leaner way).
+
+    Without skip_invalid the first problem raises a FormatError naming `where` and the record; with it,
+    each problem is appended to `problems` and the record is left out."""
+    seen: set[bytes] = set()
+    for n, (title, raw) in enumerate(records, start=1):
+        try:
+            p = check_record(n, title, raw, where, allow_nucleotide)
+            if duplicates:
+                key = id_key(p.id)
+                if key in seen:
+                    raise FormatError(f"{where}: duplicate id '{p.id}' (record {n})")
+        except FormatError as e:
+            if not skip_invalid:
+                raise
+            if problems is not None:
+                problems.append(str(e))
+            continue
+        if duplicates:
+            seen.add(key)
+        yield p
+
+
+def parse_records(records: Iterable[tuple[str, str]], where: str, skip_invalid: bool = False,
+                  allow_nucleotide: bool = False) -> tuple[list[Protein], list[str]]:
+    """(title, sequence) pairs -> (proteins, problems), all in memory."""
+    problems: list[str] = []
+    return list(iter_proteins(records, where, skip_invalid, allow_nucleotide, problems)), problems
+
+
+def id_key(rid: str) -> bytes:
+    """8 bytes standing for an id, so that checking 100 M ids for duplicates costs 8 bytes each, not a set of strings."""
+    return hashlib.blake2b(rid.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+# ---------------------------------------------------------------- reading a stream of text
+
+def open_binary(path: str | Path):
+    """A binary stream of the file (or of standard input for '-'), gunzipped on the fly if it is gzip data."""
+    name = display_name(path)
+    if str(path) == STDIO:
+        stdin = sys.stdin
+        try:
+            raw = stdin.buffer if stdin is not None else None
+            if raw is None or raw.closed:
+                raise ValueError
+            if not hasattr(raw, "peek"):  # e.g. a BytesIO standing in for standard input
+                raw = io.BufferedReader(raw)
+            head = raw.peek(2)[:2]
+        except (ValueError, OSError, AttributeError):
+            raise UserError("standard input is closed: give a FASTA file, or pipe one in") from None
+    else:
+        p = Path(path)
+        try:
+            if p.is_dir():
+                raise FormatError(f"{name}: is a folder; give a file (or - for standard input)")
+            raw = open(p, "rb")
+            head = raw.peek(2)[:2]
+        except FileNotFoundError:
+            raise FormatError(f"{name}: file not found") from None
+        except PermissionError:
+            raise FormatError(f"{name}: cannot read (permission denied)") from None
+        except OSError as e:
+            raise FormatError(f"{name}: cannot read ({e.strerror or type(e).__name__})") from None
+    if head == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return raw
+
+
+def iter_lines(path: str | Path) -> Iterator[str]:
+    """Lines of a text file (or '-'), decoded as UTF-8 as they come (a BOM is dropped, CRLF read as LF);
+    binary, non-UTF-8 or damaged gzip data is a FormatError naming the line."""
+    name = display_name(path)
+    stream = open_binary(path)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline=None)
+    n = 0
+    try:
+        while True:
+            try:
+                line = text.readline(MAX_LINE)
+            except UnicodeDecodeError:
+                raise FormatError(f"{name}: line {n + 1}: binary data, not a text file (not UTF-8)") from None
+            except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+                raise FormatError(f"{name}: damaged gzip data ({e})") from None
+            except OSError as e:
+                raise FormatError(f"{name}: cannot read ({e.strerror or e})") from None
+            if not line:
+                return
+            n += 1
+            if "\x00" in line:
+                raise FormatError(f"{name}: line {n}: binary data, not a text file")
+            if len(line) >= MAX_LINE and not line.endswith("\n"):
+                raise FormatError(f"{name}: line {n} is over {MAX_LINE >> 20} MiB long: not protein FASTA")
+            yield line
+    finally:
+        if str(path) != STDIO:
+            text.close()
+        else:
+            text.detach()
+
+
+def iter_fasta(path: str | Path) -> Iterator[tuple[str, str]]:
+    """(title, sequence) pairs of a FASTA file as they are read; a file that does not start with '>' (after
+    blank lines) or holds no record is a FormatError."""
+    where = display_name(path)
+    lines = iter_lines(path)
+    first = None
+    for line in lines:
+        if line.strip():
+            first = line
+            break
+    if first is None:
+        raise FormatError(f"{where}: empty file")
+    if not first.lstrip().startswith(">"):
+        raise FormatError(f"{where}: line 1 does not start with '>' (not FASTA)")
+
+    def chained():
+        title, letters = first.lstrip(), 0
+        yield title
+        for line in lines:
+            if line.startswith(">"):
+                title, letters = line, 0
+            else:
+                letters += len(line)
+                if letters > MAX_RECORD:
+                    raise FormatError(f"{where}: record '{title[1:].split()[0] if title[1:].split() else '?'}' "
+                                      f"is over {MAX_RECORD:,} letters long: not a protein")
+            yield line
+    yield from SimpleFastaParser(chained())
+
+
+def iter_fasta_proteins(path: str | Path, skip_invalid: bool = False, allow_nucleotide: bool = False,
+                        problems: list[str] | None = None, duplicates: bool = True) -> Iterator[Protein]:
+    return iter_proteins(iter_fasta(path), display_name(path), skip_invalid, allow_nucleotide, problems, duplicates)
+
+
+def parse_fasta(path: str | Path, skip_invalid: bool = False,
+                allow_nucleotide: bool = False) -> tuple[list[Protein], list[str]]:
+    """Every record of a FASTA file ('-': standard input; gzip read transparently) in memory;
+    return (proteins, problems). Without skip_invalid the first problem raises."""
+    problems: list[str] = []
+    proteins = list(iter_fasta_proteins(path, skip_invalid, allow_nucleotide, problems))
+    if not proteins and not problems:
+        raise FormatError(f"{display_name(path)}: no FASTA records")
+    return proteins, problems
+
+
+def read_fasta(path: str | Path) -> list[Protein]:
+    return parse_fasta(path)[0]
+
+
+# ---------------------------------------------------------------- the first pass of a prediction run
+
+@dataclass
+class Scan:
+    """What the first pass learned of an input: counts, the problems skipped, a fingerprint of its records,
+    and the windows (records, residues) that `plan_windows` cuts the stream of valid records into."""
+    records: int = 0
+    residues: int = 0
+    problems: list[str] = field(default_factory=list)
+    sha256: str = ""
+    windows: list[tuple[int, int]] = field(default_factory=list)
+    repeats: frozenset = frozenset()  # 8-byte keys of ids that occur more than once (skip_invalid only)
+
+
+def plan_windows(lengths: Iterable[int], max_records: int, max_residues: int) -> Iterator[tuple[int, int]]:
+    """(records, residues) of consecutive windows: a window closes before a record that would take it past
+    `max_records` or `max_residues` (a longer record has a window of its own). The cut depends only on the
+    lengths, so every pass over the same input (a resumed run, each shard) makes the same windows."""
+    n = r = 0
+    for k in lengths:
+        if n and (n + 1 > max_records or r + k > max_residues):
+            yield n, r
+            n = r = 0
+        n, r = n + 1, r + k
+    if n:
+        yield n, r
+
+
+def valid_proteins(path: str | Path, skip_invalid: bool = False, allow_nucleotide: bool = False,
+                   problems: list[str] | None = None, repeats: frozenset = frozenset()) -> Iterator[Protein]:
+    """The records a run predicts, as a stream: valid ones, and of an id in `repeats` (found by `scan_fasta`
+    under skip_invalid) only the first."""
+    where, seen = display_name(path), set()
+    for n, p in enumerate(iter_fasta_proteins(path, skip_invalid, allow_nucleotide, problems, duplicates=False), 1):
+        if repeats:
+            key = id_key(p.id)
+            if key in repeats:
+                if key in seen:
+                    if problems is not None:
+                        problems.append(f"{where}: duplicate id '{p.id}' (valid record {n})")
+                    continue
+                seen.add(key)
+        yield p
+
+
+def scan_fasta(path: str | Path, skip_invalid: bool = False, allow_nucleotide: bool = False,
+               name_rule=None, max_records: int = 1000, max_residues: int = 500_000) -> Scan:
+    """Check every record of a FASTA file before anything is predicted (ids, letters, duplicates); with
+    `name_rule` (id -> file name) also that no two records share a file name and every name is short enough.
+
+    Memory: 8 bytes per record for each duplicate check, 16 bytes per window; never the records themselves.
+    Under skip_invalid a repeated id is a problem like any other (its first record is kept; `Scan.repeats`)."""
+    where = display_name(path)
+
+    def one_pass(repeats: frozenset) -> tuple[Scan, array, array]:
+        scan, digest = Scan(repeats=repeats), hashlib.sha256()
+        keys, names = array("Q"), array("Q")
+
+        def lengths():
+            for p in valid_proteins(path, skip_invalid, allow_nucleotide, scan.problems, repeats):
+                keys.append(int.from_bytes(id_key(p.id), "little"))
+                if name_rule is not None:
+                    fname = name_rule(p.id)
+                    _check_file_name(where, p.id, fname)
+                    names.append(int.from_bytes(id_key(fname), "little"))
+                scan.records += 1
+                scan.residues += len(p.sequence)
+                digest.update(f">{p.id}\n{p.sequence}\n".encode())
+                yield len(p.sequence)
+
+        scan.windows = list(plan_windows(lengths(), max_records, max_residues))
+        scan.sha256 = digest.hexdigest()
+        return scan, keys, names
+
+    scan, keys, names = one_pass(frozenset())
+    dups = _repeated(keys)
+    if dups and skip_invalid:  # rare: read once more, keeping the first record of each repeated id
+        scan, keys, names = one_pass(frozenset(k.to_bytes(8, "little") for k in dups))
+    elif dups:
+        _name_clash(path, lambda rid: rid, dups[0], allow_nucleotide, "id")
+    if not scan.records and not scan.problems:
+        raise FormatError(f"{where}: no FASTA records")
+    clashes = _repeated(names) if name_rule is not None else []
+    if clashes:
+        _name_clash(path, name_rule, clashes[0], allow_nucleotide, "name", scan.repeats, skip_invalid)
+    return scan
+
+
+def _check_file_name(where: str, rid: str, fname: str) -> None:
+    from ...core.names import MAX_FILE_NAME
+    if len(fname.encode()) > MAX_FILE_NAME:
+        raise FormatError(f"{where}: record '{rid[:60]}': its file name would be over {MAX_FILE_NAME} bytes "
+                          "(255 bytes, the file system's limit, less the room of its temporary file): shorten the id "
+                          "or write to a single file")
+
+
+def checked_file_names(proteins: Iterable[Protein], where: str, name_rule) -> Iterator[Protein]:
+    """The proteins of a stream read once (standard input, a pipe), refusing, as they come, a record whose file
+    name (`name_rule(id)`) is too long or was already taken by an earlier record (its file would be replaced)."""
+    seen: set[bytes] = set()
+    first: dict[bytes, str] = {}
+    for p in proteins:
+        fname = name_rule(p.id)
+        _check_file_name(where, p.id, fname)
+        key = id_key(fname)
+        if key in seen:
+            raise FormatError(f"{where}: records '{first.get(key, '?')}' and '{p.id}' both map to the file name "
+                              f"'{fname}': write to a single file instead")
+        seen.add(key)
+        if len(first) < 100_000:  # the ids of the first names, to name both records of a clash in the message
+            first[key] = p.id
+        yield p
+
+
+def _repeated(keys: array) -> list[int]:
+    if len(keys) < 2:
+        return []
+    s = np.sort(np.frombuffer(keys, dtype=np.uint64))
+    return [int(k) for k in np.unique(s[1:][s[1:] == s[:-1]])]
+
+
+def _name_clash(path, rule, key: int, allow_nucleotide: bool, kind: str, repeats=frozenset(),
+                skip_invalid: bool = False) -> None:
+    """Name the records whose ids (or file names) collide (a second read, on this rare path only)."""
+    where, first = display_name(path), None
+    for p in valid_proteins(path, skip_invalid, allow_nucleotide, [], repeats):
+        name = rule(p.id)
+        if int.from_bytes(id_key(name), "little") == key:
+            if first is None:
+                first = p.id
+            elif kind == "id":
+                raise FormatError(f"{where}: duplicate id '{p.id}'")
+            else:
+                raise FormatError(f"{where}: records '{first}' and '{p.id}' both map to the file "
+                                  f"name '{name}': write to a single file instead")
+    raise FormatError(f"{where}: two records' {kind}s collide")  # a hash collision of unequal names: vanishingly rare

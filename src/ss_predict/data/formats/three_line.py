@@ -1,0 +1,50 @@
+"""3-line label files (>id / sequence / DSSP labels): LIFT_SS test and validation sets, BC40.
+
+L and P (polyproline) are coil; X is unknown and not scored.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...core.alphabet import SS8, labels_to_string, parse_ss8
+from ...errors import FormatError
+from ...core.records import Protein
+from ...core.files import atomic_write_text
+
+
+def read_three_line(path: str | Path) -> list[Protein]:
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")  # (a byte order mark is dropped)
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{path}: not a UTF-8 text file (byte {e.start})") from None
+    lines = [ln.rstrip("\r\n") for ln in text.splitlines()]
+    proteins = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        if not lines[i].startswith(">") or i + 2 >= len(lines):
+            raise FormatError(f"{path}: line {i + 1}: expected '>id' followed by a sequence and a label line")
+        if not lines[i][1:].split():
+            raise FormatError(f"{path}: line {i + 1}: record has no id after '>'")
+        rid, seq, lab = lines[i][1:].split()[0], lines[i + 1].strip(), lines[i + 2].strip()
+        if len(seq) != len(lab):
+            raise FormatError(f"{path}: record '{rid}' (line {i + 1}): {len(seq)} residues but {len(lab)} labels")
+        proteins.append(Protein(id=rid, sequence=seq.upper(), ss8=parse_ss8(lab)))
+        i += 3
+    return proteins
+
+
+def write_three_line(proteins: list[Protein], path: str | Path) -> None:
+    """Writes 8-state labels (X where unscored); 3-state-only records get their 3-state letters."""
+    out = []
+    for p in proteins:
+        if p.ss8 is not None:
+            lab = labels_to_string(p.ss8, SS8, "X")
+        elif p.ss3 is not None:
+            lab = labels_to_string(p.ss3, "HEC", "X")
+        else:
+            lab = "X" * len(p)
+        out += [f">{p.id}", p.sequence, lab]
+    atomic_write_text(path, "\n".join(out) + "\n")

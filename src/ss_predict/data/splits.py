@@ -1,0 +1,31 @@
+"""Data entries of the configs (`data.train`, `data.cb513`, ...: {format, path, [split], [limit], [manifest]}) read
+into proteins: what ss-train, ss-eval and the scripts share, so that scoring never imports the trainer."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from ..errors import UserError
+from .formats import read_any
+
+
+def load_split(spec) -> list:
+    """Read one data entry {format, path, [split], [limit]}; limit keeps the first N chains (smoke runs)."""
+    spec = OmegaConf.to_container(spec, resolve=True)
+    kwargs = {k: v for k, v in spec.items() if k not in ("format", "path", "manifest", "limit")}
+    limit = spec.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise UserError(f"data limit={limit!r} ({spec['path']}): must be a whole number of chains, at least 1")
+    proteins = read_any(spec["path"], spec.get("format"), **kwargs)
+    return proteins[:limit] if limit else proteins
+
+
+def manifest_hash(spec) -> str | None:
+    """sha256 of the processed file recorded in its manifest (None for other sources)."""
+    path = spec.get("manifest")
+    if not path or not Path(path).exists():
+        return None
+    return json.loads(Path(path).read_text()).get("sha256")
+

@@ -1,0 +1,1 @@
+"""Sequences to files: the predictor behind the CLI, the API and the server (`predictor`), output sinks (`writers`), one renderer per format (`renderers`), pictures, and flat memory over long runs (`memory`)."""

@@ -1,0 +1,268 @@
+"""Cartoons of predictions, PSIPRED-style: helices as cylinders, strands as arrows, coil as a line.
+
+A record is drawn in rows of `ROW` residues: the numbering every 10, the cartoon of the 3-state
+prediction, the residue letters, the 8-state string and a confidence track (one bar per residue: the top
+3-state probability, coloured by the predicted state). Chains over `COMPACT_ABOVE` residues are drawn
+compact (rows of `COMPACT_ROW` residues, numbering every 100, no letters), so a 40,000-residue chain is
+still a picture of bounded size (and time); chains over `MAX_RESIDUES` are refused. Several records stack
+in one picture.
+
+Full view: every glyph is one SVG element with an id (a matplotlib gid): `helix<k>`, `strand<k>`,
+`coil<k>` for the k-th segment of that state (from 1), `helix<k>-cont<j>` for a segment's part wrapped
+onto the next row; with several records the ids get the prefix `r<n>-`. Compact view: one group per row
+and state (`row<r>-helix`, ...). matplotlib is imported on first use (`pip install ss-predict[plot]`);
+figures are plain `matplotlib.figure.Figure`s, never registered with pyplot.
+"""
+from __future__ import annotations
+
+import io
+import math
+import re
+
+import numpy as np
+
+from ..core.alphabet import SS3
+from ..errors import UserError
+
+ROW, COMPACT_ROW = 100, 500
+COMPACT_ABOVE, MAX_RESIDUES = 5_000, 100_000
+FONT_PT = 11                          # residue letters; DejaVu Sans Mono advances 1233/2048 em
+RES_IN = FONT_PT * 1233 / 2048 / 72   # so one residue is one letter wide (0.092 in)
+COMPACT_RES_IN = 0.02
+LEFT_IN, RIGHT_IN, HEADER_IN = 0.55, 0.25, 0.42
+DPI = 110
+COLOURS = {"H": "#e8467c", "E": "#f2c12e", "C": "#6b6b6b"}
+EDGES = {"H": "#8c1c43", "E": "#8a6a00"}
+NAMES = {"H": "helix", "E": "strand", "C": "coil"}
+# Track centres (inches below the top of a row), the heights of the cartoon and confidence tracks,
+# and the height of a whole row.
+FULL = {"num": 0.1, "cart": 0.32, "cart_h": 0.22, "aa": 0.6, "ss8": 0.79, "conf": 1.13, "conf_h": 0.22,
+        "height": 1.36}
+COMPACT = {"num": 0.1, "cart": 0.32, "cart_h": 0.2, "conf": 0.75, "conf_h": 0.3, "height": 0.98}
+
+
+def _matplotlib():
+    try:
+        import matplotlib
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise UserError("pictures need matplotlib: pip install 'ss-predict[plot]' (or pip install matplotlib)") \
+            from None
+    return matplotlib, Figure
+
+
+def segments(ss3: str) -> list[tuple[str, int, int]]:
+    """Runs of one state: (state, start, end_exclusive)."""
+    return [(m.group()[0], m.start(), m.end()) for m in re.finditer(r"H+|E+|C+", ss3)]
+
+
+def _layout(n: int) -> tuple[int, dict, float]:
+    """Residues per row, track positions, inches per residue for a chain of n residues."""
+    return (COMPACT_ROW, COMPACT, COMPACT_RES_IN) if n > COMPACT_ABOVE else (ROW, FULL, RES_IN)
+
+
+def _record_height(n: int) -> float:
+    width, tracks, _ = _layout(n)
+    return HEADER_IN + max(1, math.ceil(n / width)) * tracks["height"]
+
+
+def _as_list(preds) -> list:
+    preds = [preds] if not isinstance(preds, (list, tuple)) else list(preds)
+    if not preds:
+        raise UserError("nothing to draw: no predictions")
+    for p in preds:
+        check_length(p.id, len(p.sequence))
+    return preds
+
+
+def check_length(rid: str, n: int, instead: str = "-f ss2, horiz or csv") -> None:
+    """Refuse a chain too long to draw; `instead` names the caller's other formats (the CLI's by default)."""
+    if n > MAX_RESIDUES:
+        raise UserError(f"record '{rid}': {n:,} residues; pictures are drawn for chains of up to {MAX_RESIDUES:,} "
+                        f"(use {instead})")
+
+
+class _Canvas:
+    """Draws on a figure in inches from its top-left corner (one shared transform, no axes)."""
+
+    def __init__(self, width_in: float, height_in: float):
+        _, Figure = _matplotlib()  # first: without matplotlib, the one line that says how to install it
+        from matplotlib.transforms import Affine2D
+        self.fig = Figure(figsize=(width_in, height_in), dpi=DPI)
+        self.t = Affine2D().scale(1, -1).translate(0, height_in) + self.fig.dpi_scale_trans
+
+    def add(self, artist):
+        artist.set_transform(self.t)
+        self.fig.add_artist(artist)
+        return artist
+
+    def text(self, x, y, s, **kw):
+        from matplotlib.text import Text
+        return self.add(Text(x, y, s, va=kw.pop("va", "center"), **kw))
+
+
+def figure(preds, title: str | None = None):
+    """A matplotlib Figure of one prediction or a list of them (stacked, in order)."""
+    preds = _as_list(preds)
+    width_in = LEFT_IN + RIGHT_IN + max(w * r for w, _, r in (_layout(len(p.sequence)) for p in preds))
+    top = 0.35 if title else 0.0
+    canvas = _Canvas(width_in, top + sum(_record_height(len(p.sequence)) for p in preds) + 0.05)
+    if title:
+        canvas.text(LEFT_IN, 0.2, title, fontsize=12, weight="bold")
+    for n, p in enumerate(preds, 1):
+        _draw_record(canvas, p, top, f"r{n}-" if len(preds) > 1 else "")
+        top += _record_height(len(p.sequence))
+    return canvas.fig
+
+
+def _draw_record(c: _Canvas, pred, top: float, prefix: str) -> None:
+    n = len(pred.sequence)
+    width, tracks, res_in = _layout(n)
+    compact = n > COMPACT_ABOVE
+    head = f"{pred.id} \u00b7 {n:,} residues"
+    if compact:
+        head += f" \u00b7 compact view above {COMPACT_ABOVE:,} residues, no letters"
+    c.text(LEFT_IN, top + 0.2, head, fontsize=10, weight="bold")
+    for s, x in (("H", 2.1), ("E", 1.4), ("C", 0.6)):  # legend, at the right end of the rows
+        c.text(LEFT_IN + width * res_in - x, top + 0.2, f"\u25a0 {NAMES[s]}", color=COLOURS[s], fontsize=9)
+    top += HEADER_IN
+    conf, state = pred.p3.max(1), pred.p3.argmax(1)
+    labels = [("cart", "Pred"), ("conf", "Conf")] + ([] if compact else [("aa", "AA"), ("ss8", "SS8")])
+    step = 100 if compact else 10
+    for r in range(max(1, math.ceil(n / width))):
+        y0, s, e = top + r * tracks["height"], r * width, min(n, (r + 1) * width)
+        for key, label in labels:
+            c.text(LEFT_IN - 0.08, y0 + tracks[key] - (tracks["conf_h"] / 2 if key == "conf" else 0), label,
+                   fontsize=8, ha="right", color="#444444")
+        for k in range((s // step + 1) * step, e + 1, step):
+            c.text(LEFT_IN + (k - s - 0.5) * res_in, y0 + tracks["num"], str(k), fontsize=7.5, ha="center",
+                   color="#333333")
+        if not compact:
+            c.text(LEFT_IN, y0 + tracks["aa"], pred.sequence[s:e], fontsize=FONT_PT, family="monospace")
+            c.text(LEFT_IN, y0 + tracks["ss8"], pred.ss8[s:e], fontsize=FONT_PT, family="monospace",
+                   color="#666666")
+        _confidence_bars(c, conf[s:e], state[s:e], y0 + tracks["conf"], tracks["conf_h"], res_in,
+                         f"{prefix}row{r + 1}")
+    _cartoon(c, pred.ss3, top, width, tracks, res_in, prefix, grouped=compact)
+
+
+def _confidence_bars(c: _Canvas, conf, state, base: float, height: float, res_in: float, gid: str) -> None:
+    from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
+    gap = 0.12 * res_in if res_in > 0.05 else 0.0  # compact rows: contiguous bars (no aliasing)
+    for k, st in enumerate(SS3):
+        idx = np.nonzero(state == k)[0]
+        if len(idx):
+            x0, x1 = LEFT_IN + idx * res_in + gap, LEFT_IN + (idx + 1) * res_in - gap
+            y1 = base - conf[idx] * height
+            b = np.full(len(idx), base)
+            verts = np.stack([np.stack(v, 1) for v in ((x0, b), (x0, y1), (x1, y1), (x1, b))], 1)
+            c.add(PolyCollection(verts, facecolors=COLOURS[st], edgecolors="none", gid=f"{gid}-conf-{NAMES[st]}"))
+    c.add(Line2D([LEFT_IN, LEFT_IN + len(conf) * res_in], [base, base], color="#999999", lw=0.5))
+
+
+def _pieces(ss3: str, width: int):
+    """(state, k-th segment of that state, part number, row, first column, last column + 1, is its end)."""
+    counts = {"H": 0, "E": 0, "C": 0}
+    for st, a, b in segments(ss3):
+        counts[st] += 1
+        for part, r in enumerate(range(a // width, (b - 1) // width + 1)):
+            s, e = max(a, r * width) - r * width, min(b, (r + 1) * width) - r * width
+            yield st, counts[st], part, r, s, e, b <= (r + 1) * width
+
+
+def _cartoon(c: _Canvas, ss3: str, top: float, width: int, tracks: dict, res_in: float, prefix: str,
+             grouped: bool) -> None:
+    """One element per glyph (full view) or one group per row and state (compact view)."""
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path
+    h = tracks["cart_h"]
+    groups: dict[tuple[int, str], list] = {}
+    for st, k, part, r, s, e, end in _pieces(ss3, width):
+        x0, x1 = LEFT_IN + s * res_in, LEFT_IN + e * res_in
+        yc = top + r * tracks["height"] + tracks["cart"]
+        gid = f"{prefix}{NAMES[st]}{k}" + (f"-cont{part}" if part else "")
+        if st == "C":
+            shape = [(x0, yc), (x1, yc)]
+        elif st == "H":
+            shape = _cylinder(x0 + 0.006, x1 - 0.006, yc, h, face=not grouped)
+        else:
+            shape = _arrow(x0 + 0.006, x1 - 0.006, yc, h, end)
+        if grouped:
+            groups.setdefault((r, st), []).append(shape if st == "C" else shape[0])
+        elif st == "C":
+            c.add(Line2D(*zip(*shape), color=COLOURS["C"], lw=1.4, solid_capstyle="butt", gid=gid))
+        else:
+            verts, codes = shape
+            c.add(PathPatch(Path(verts, codes), facecolor=COLOURS[st], edgecolor=EDGES[st], lw=0.6, gid=gid))
+    for (r, st), shapes in groups.items():
+        gid = f"{prefix}row{r + 1}-{NAMES[st]}"
+        if st == "C":
+            c.add(LineCollection(shapes, colors=COLOURS["C"], linewidths=1.0, gid=gid))
+        else:
+            c.add(PolyCollection(shapes, facecolors=COLOURS[st], edgecolors=EDGES[st], linewidths=0.3, gid=gid))
+
+
+def _cylinder(x0: float, x1: float, yc: float, h: float, face: bool = True):
+    """A rectangle with half-ellipse ends and the arc of its right face: (outline, path codes)."""
+    from matplotlib.path import Path
+    cap = min(0.045, (x1 - x0) / 4)
+    t = np.linspace(-np.pi / 2, np.pi / 2, 9)
+    right = np.stack([x1 - cap + cap * np.cos(t), yc + h / 2 * np.sin(t)], 1)
+    left = np.stack([x0 + cap - cap * np.cos(t[::-1]), yc + h / 2 * np.sin(t[::-1])], 1)
+    outline = np.concatenate([right, left, right[:1]])
+    rim = np.stack([x1 - cap - cap * np.cos(t), yc + h / 2 * np.sin(t)], 1)  # the visible end of the cylinder
+    verts = np.concatenate([outline, rim])
+    codes = ([Path.MOVETO] + [Path.LINETO] * (len(outline) - 2) + [Path.CLOSEPOLY]
+             + [Path.MOVETO] + [Path.LINETO] * (len(rim) - 1))
+    return (verts, codes) if face and x1 - x0 >= 4 * cap else (outline[:-1], None)
+
+
+def _arrow(x0: float, x1: float, yc: float, h: float, head: bool):
+    """A strand's body, with an arrowhead where the strand ends: (outline, None)."""
+    body = 0.3 * h
+    if not head:
+        return np.array([[x0, yc - body], [x1, yc - body], [x1, yc + body], [x0, yc + body]]), None
+    hl = min(0.15, (x1 - x0) * 0.6)
+    xh = x1 - hl
+    return np.array([[x0, yc - body], [xh, yc - body], [xh, yc - h / 2], [x1, yc], [xh, yc + h / 2],
+                     [xh, yc + body], [x0, yc + body]]), None
+
+
+def _save(fig, fmt: str) -> bytes:
+    matplotlib, _ = _matplotlib()
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ss-predict"}):
+        fig.savefig(buf, format=fmt, dpi=DPI, metadata={"Date": None} if fmt == "svg" else None)
+    return buf.getvalue()
+
+
+def svg(preds, title: str | None = None) -> str:
+    """The picture as SVG text (letters as <text> elements: small files, selectable letters)."""
+    return _save(figure(preds, title), "svg").decode("utf-8")
+
+
+def png(preds, title: str | None = None) -> bytes:
+    """The picture as PNG bytes."""
+    return _save(figure(preds, title), "png")
+
+
+PICTURE_FORMATS = ("svg", "png")
+
+
+def check_request(fmt: str, n_records: int, out: str | None) -> None:
+    """Refuse, before predicting, what `write_pictures` could not write: several records in one PNG, or a
+    PNG on a terminal."""
+    import sys
+
+    from ..core.files import STDIO
+    from .writers import is_folder_output
+    if fmt != "png":
+        return
+    if n_records > 1 and (out in (None, STDIO) or not is_folder_output(out)):
+        raise UserError(f"{n_records} records make {n_records} PNG pictures: give -o DIR/ for one DIR/<id>.png "
+                        "each (or -f svg, which stacks them in one picture)")
+    if out in (None, STDIO) and sys.stdout is not None and sys.stdout.isatty():
+        raise UserError("a PNG is binary: give -o FILE.png (or redirect standard output)")

@@ -1,0 +1,392 @@
+"""Where a prediction run's records go, window by window, in input order: standard output, one file, or one
+file per record in a folder. Memory holds one window; the output grows as the run goes.
+
+A regular file is written to a hidden partial file beside it (`.NAME.ss-predict-part`), with a small journal
+(`.NAME.ss-predict-resume`: what the run is, how many windows and bytes are complete), and renamed onto NAME
+at the end, so NAME is never half-written. A killed run (SIGKILL, power loss, Ctrl-C) leaves both, and
+`--resume` continues it: the partial file is cut back to the last complete window and the rest predicted,
+so the result is byte-identical to an uninterrupted run. A folder keeps its journal inside it
+(`DIR/.ss-predict-resume`); each record's file is written whole. Devices, FIFOs and standard output are
+written through (they cannot be resumed). Parquet is written as one row group per window: its partial
+file holds the windows as Arrow IPC blobs, made into the Parquet file at the end.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+from ..core.names import file_name, safe_name  # noqa: F401  (safe_name: for callers that import it from here)
+from ..core.files import STDIO, atomic_write_bytes, check_writable, take_over, write_stdout, write_through_target
+from .renderers import (BINARY_FORMATS, EXTENSIONS, PICTURE_FORMATS, TEXT_FORMATS, Prediction, parquet_table, render, render_end,
+                      render_record)
+
+JOURNAL_VERSION = 1
+
+
+def is_folder_output(out: str) -> bool:
+    return out.endswith(("/", "\\")) or os.path.isdir(out)  # (isdir: False, not an error, where unreadable)
+
+
+def check_output(out: str | None, fmt: str) -> None:
+    """Fail before predicting if the output cannot be written (see io_utils.check_writable)."""
+    if out is not None and not out.strip():
+        raise UserError("-o is empty (an unset shell variable?): give a file, a folder ending in /, or - for "
+                        "standard output")
+    if out in (None, STDIO):
+        if fmt in BINARY_FORMATS:
+            raise UserError(f"-f {fmt} is a binary format: give -o FILE or -o DIR/, not standard output")
+        return
+    check_writable(Path(out) / "record" if is_folder_output(out) else out)
+
+
+def _fsync(fh) -> None:
+    fh.flush()
+    try:
+        os.fsync(fh.fileno())
+    except OSError:
+        pass
+
+
+class Journal:
+    """The small JSON side file of a run: its fingerprint and how far it got (replaced whole each window)."""
+
+    def __init__(self, path: Path, fingerprint: dict):
+        self.path, self.fingerprint = path, fingerprint
+
+    def read(self) -> dict | None:
+        if not self.path.exists():
+            return None
+        try:
+            state = json.loads(self.path.read_text())
+            if state.get("version") != JOURNAL_VERSION or not isinstance(state.get("fingerprint"), dict) \
+                    or not isinstance(state.get("done", False), bool):
+                raise ValueError
+            for key in ("windows", "records", "bytes"):  # counts: a damaged one would cut, pad or skip the output
+                if not isinstance(state.get(key), int) or isinstance(state[key], bool) or state[key] < 0:
+                    raise ValueError
+        except (OSError, ValueError, AttributeError):
+            raise UserError(f"{self.path}: not a readable ss-predict resume journal: delete it to start over") from None
+        return state
+
+    def check(self, state: dict, target: str) -> None:
+        theirs, ours = state.get("fingerprint", {}), self.fingerprint
+        diff = [k for k in ours if theirs.get(k) != ours[k]]
+        if diff:
+            what = " and ".join({"options": "other options", "version": "another ss-predict version"}.get(
+                k, f"another {k}") for k in diff)
+            raise UserError(f"--resume: {target} was begun by a run with {what}; give the same input, "
+                            f"model and options, or delete {self.path} to start over")
+
+    def write(self, windows: int, records: int, nbytes: int, done: bool = False) -> None:
+        state = {"version": JOURNAL_VERSION, "fingerprint": self.fingerprint, "windows": windows,
+                 "records": records, "bytes": nbytes, "done": done}
+        atomic_write_bytes(self.path, json.dumps(state, indent=1).encode() + b"\n", sync=True)
+
+    def remove(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class Sink:
+    """Receives the windows of a run in order. `start` returns how many windows are already complete."""
+    resumable = False
+
+    def start(self, resume: bool) -> int:
+        return 0
+
+    def write(self, index: int, preds: list[Prediction], first: int, several: bool, last: bool) -> None:
+        raise NotImplementedError
+
+    def missing(self, proteins) -> bool:
+        """On --resume: whether output of these records, from a window the journal counts as done, is gone."""
+        return False
+
+    def rewrite(self, preds: list[Prediction]) -> None:
+        """Write again the output of records of a done window (`missing` said some is gone)."""
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        pass
+
+    def abort(self, interrupted: bool) -> str | None:
+        """Clean up after a failure; return a line telling how to continue, if the run can be resumed."""
+        return None
+
+
+def _text(preds: list[Prediction], fmt: str, first: int, several: bool, last: bool) -> str:
+    if not preds and first == 0 and last:  # a run of no records at all (the API's write([])): "[]" for json
+        return "[]\n" if fmt == "json" else ""
+    return "".join(render_record(p, fmt, first + i, several) for i, p in enumerate(preds)) + (
+        render_end(fmt) if last else "")
+
+
+class StreamSink(Sink):
+    """Standard output, or a device / FIFO / descriptor path: written through as the windows come."""
+
+    def __init__(self, fmt: str, path: str | None = None):
+        self.fmt, self.path, self.fh = fmt, path, None
+
+    def write(self, index, preds, first, several, last):
+        text = _text(preds, self.fmt, first, several, last)
+        if self.path is None:
+            write_stdout(text)
+            return
+        try:
+            if self.fh is None:
+                self.fh = open(self.path, "a")  # "a": never truncate a descriptor's file
+            self.fh.write(text)
+            self.fh.flush()
+        except OSError as e:
+            raise UserError(f"cannot write {self.path}: {e.strerror or e}") from None
+
+    def finish(self):
+        if self.fh is not None:
+            try:
+                self.fh.close()
+            except OSError as e:
+                raise UserError(f"cannot write {self.path}: {e.strerror or e}") from None
+
+    def abort(self, interrupted):
+        if self.fh is not None:
+            try:
+                self.fh.close()
+            except OSError:
+                pass
+
+
+class FileSink(Sink):
+    """One regular file (a symbolic link: its target), through a partial file and a journal (see the module)."""
+    resumable = True
+
+    def __init__(self, fmt: str, target: str, fingerprint: dict, journal: bool = True):
+        self.fmt, self.shown = fmt, target
+        self.target = Path(os.path.realpath(target))
+        self.part = self.target.with_name(f".{self.target.name}.ss-predict-part")
+        self.journal = Journal(self.target.with_name(f".{self.target.name}.ss-predict-resume"), fingerprint)
+        self.use_journal, self.fh, self.windows, self.records = journal, None, 0, 0
+
+    def start(self, resume: bool) -> int:
+        state = self.journal.read() if self.use_journal else None
+        if state is not None and not resume:
+            raise UserError(f"{self.shown}: an interrupted run left {self.part.name} ({state['records']} records "
+                            f"done) beside it: continue it with --resume, or delete {self.part} and "
+                            f"{self.journal.path} to start over")
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            if state is not None:
+                self.journal.check(state, self.shown)
+                if state.get("done") and not self.part.exists():
+                    self.windows, self.records = -1, state["records"]  # complete: only the journal was left
+                    return state["windows"]
+                self.fh = open(self.part, "r+b")
+                size = os.fstat(self.fh.fileno()).st_size
+                if size < state["bytes"]:  # truncate() would pad the output with zero bytes
+                    self.fh.close()
+                    raise UserError(f"--resume: {self.part} has {size} bytes, fewer than the {state['bytes']} its "
+                                    f"journal {self.journal.path} records: delete both to start over")
+                self.fh.truncate(state["bytes"])
+                self.fh.seek(state["bytes"])
+                self.windows, self.records = state["windows"], state["records"]
+            else:
+                if resume:
+                    print(f"[ss-predict] no interrupted run to resume at {self.shown}: predicting every record",
+                          file=sys.stderr)
+                self.fh = open(self.part, "wb")
+        except FileNotFoundError:
+            raise UserError(f"--resume: the journal {self.journal.path} is there but its partial file {self.part} "
+                            "is gone: delete the journal to start over") from None
+        except OSError as e:
+            raise UserError(f"cannot write {self.shown}: {e.strerror or e}") from None
+        return self.windows
+
+    def _bytes(self, preds, first, several, last) -> bytes:
+        if self.fmt in TEXT_FORMATS:
+            return _text(preds, self.fmt, first, several, last).encode()
+        import pyarrow as pa
+        buf = io.BytesIO()
+        table = parquet_table(preds)
+        with pa.ipc.new_stream(buf, table.schema) as w:
+            w.write_table(table)
+        blob = buf.getvalue()
+        return struct.pack("<Q", len(blob)) + blob
+
+    def write(self, index, preds, first, several, last):
+        try:
+            self.fh.write(self._bytes(preds, first, several, last))
+            _fsync(self.fh) if self.use_journal else self.fh.flush()
+            self.windows, self.records = index + 1, self.records + len(preds)
+            if self.use_journal:
+                self.journal.write(self.windows, self.records, self.fh.tell())
+        except OSError as e:
+            raise UserError(f"cannot write {self.shown}: {e.strerror or e}") from None
+
+    def finish(self):
+        try:
+            if self.windows == -1:  # a resumed run that had already been renamed into place
+                self.journal.remove()
+                return
+            self.fh.close()
+            if self.use_journal:
+                self.journal.write(self.windows, self.records, self.part.stat().st_size, done=True)
+            if self.fmt == "parquet":
+                self._to_parquet()
+            take_over(self.part, self.target, self.shown)
+            os.replace(self.part, self.target)
+            self.journal.remove()
+        except OSError as e:
+            raise UserError(f"cannot write {self.shown}: {e.strerror or e}") from None
+
+    def _to_parquet(self) -> None:
+        """The IPC blobs of the partial file, window by window, into a Parquet file (one row group each)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        tmp = self.part.with_name(self.part.name + ".parquet")
+        writer = None
+        with open(self.part, "rb") as fh:
+            while head := fh.read(8):
+                (n,) = struct.unpack("<Q", head)
+                table = pa.ipc.open_stream(fh.read(n)).read_all()
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+        if writer is None:  # an empty shard: an empty table with the schema
+            pq.write_table(parquet_table([]), tmp)
+        else:
+            writer.close()
+        os.replace(tmp, self.part)
+
+    def abort(self, interrupted):
+        if self.fh is not None and not self.fh.closed:
+            try:
+                self.fh.close()
+            except OSError:
+                pass
+        if interrupted and self.use_journal and self.windows > 0:
+            return (f"{self.records} records written to {self.part}; run the same command with --resume to "
+                    "continue")
+        for p in (self.part, self.part.with_name(self.part.name + ".parquet")):
+            if p.exists():
+                p.unlink()
+        if self.use_journal:
+            self.journal.remove()
+        return None
+
+
+class FolderSink(Sink):
+    """One file per record (`DIR/<id>.<ext>`, each written whole), and the run's journal inside the folder."""
+    resumable = True
+
+    def __init__(self, fmt: str, folder: str, fingerprint: dict, suffix: str = "", journal: bool = True):
+        self.fmt, self.folder = fmt, Path(folder)
+        self.journal = Journal(self.folder / f".ss-predict-resume{suffix}", fingerprint)
+        self.use_journal, self.windows, self.records = journal, 0, 0
+
+    def start(self, resume: bool) -> int:
+        state = self.journal.read() if self.use_journal else None
+        if state is not None and not resume:
+            raise UserError(f"{self.folder}: an interrupted run ({state['records']} records done) left "
+                            f"{self.journal.path.name} in it: continue it with --resume, or delete "
+                            f"{self.journal.path} to start over")
+        if state is not None:
+            self.journal.check(state, str(self.folder))
+            self.windows, self.records = state["windows"], state["records"]
+        elif resume:
+            print(f"[ss-predict] no interrupted run to resume in {self.folder}: predicting every record",
+                  file=sys.stderr)
+        return self.windows
+
+    def _path(self, rid: str) -> Path:
+        return self.folder / file_name(rid, EXTENSIONS[self.fmt])
+
+    def write(self, index, preds, first, several, last):
+        self.rewrite(preds)
+        self.windows, self.records = index + 1, self.records + len(preds)
+        if self.use_journal:
+            self.journal.write(self.windows, self.records, 0)
+
+    def missing(self, proteins):
+        return any(not self._path(p.id).is_file() for p in proteins)  # a file deleted since, or never renamed
+
+    def rewrite(self, preds):
+        for p in preds:
+            atomic_write_bytes(self._path(p.id), _record_bytes(p, self.fmt))
+
+    def finish(self):
+        self.journal.remove()
+
+    def abort(self, interrupted):
+        if interrupted and self.use_journal and self.windows > 0:
+            return f"{self.records} records written to {self.folder}; run the same command with --resume to continue"
+        self.journal.remove()
+        return None
+
+
+class PictureSink(Sink):
+    """SVG / PNG into one file or standard output: the records are drawn when the run ends (SVG: stacked in one
+    picture; PNG: one record only), so this sink holds them all: for many records write -o DIR/."""
+
+    def __init__(self, fmt: str, out: str | None):
+        self.fmt, self.out, self.preds = fmt, out, []
+
+    def write(self, index, preds, first, several, last):
+        self.preds.extend(preds)
+
+    def finish(self):
+        from . import pictures
+        pictures.check_request(self.fmt, len(self.preds), self.out)
+        data = pictures.svg(self.preds) if self.fmt == "svg" else pictures.png(self.preds)
+        data = data.encode() if isinstance(data, str) else data
+        if self.out in (None, STDIO):
+            if sys.stdout is None:
+                raise UserError("standard output is closed; give -o FILE")
+            try:
+                sys.stdout.flush()
+                sys.stdout.buffer.write(data)
+                sys.stdout.buffer.flush()
+            except BrokenPipeError:
+                raise
+            except (OSError, AttributeError, ValueError) as e:
+                raise UserError(f"cannot write to standard output: {getattr(e, 'strerror', None) or e}") from None
+        else:
+            atomic_write_bytes(self.out, data)
+
+
+def _record_bytes(p: Prediction, fmt: str) -> bytes:
+    """One record's own file in `fmt` (for -o DIR/)."""
+    if fmt in TEXT_FORMATS:
+        return render([p], fmt).encode()
+    if fmt in PICTURE_FORMATS:
+        from . import pictures
+        data = pictures.svg([p]) if fmt == "svg" else pictures.png([p])
+        return data.encode() if isinstance(data, str) else data
+    return _parquet_bytes([p])
+
+
+def _parquet_bytes(preds: list[Prediction]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    buf = pa.BufferOutputStream()
+    pq.write_table(parquet_table(preds), buf)
+    return buf.getvalue().to_pybytes()
+
+
+def open_sink(fmt: str, out: str | None, fingerprint: dict, journal: bool, rank_suffix: str = "") -> Sink:
+    """The sink for `-o OUT` (None or '-': standard output; ending in '/' or a folder: one file per record)."""
+    if out not in (None, STDIO) and is_folder_output(out):
+        return FolderSink(fmt, out, fingerprint, rank_suffix, journal)
+    if fmt in PICTURE_FORMATS:
+        return PictureSink(fmt, out)
+    if out in (None, STDIO):
+        return StreamSink(fmt)
+    if write_through_target(out):
+        if fmt in BINARY_FORMATS:
+            raise UserError(f"-f {fmt} cannot be written through to {out}: give a regular file")
+        return StreamSink(fmt, out)
+    return FileSink(fmt, out, fingerprint, journal)

@@ -1,0 +1,1 @@
+"""Training: the one loop (`loop`), losses, distillation, run folders (`runs`)."""
