@@ -35,7 +35,7 @@ from ss_predict.data.formats import read_any
 from ss_predict.inference.engine import autocast, predict_sets
 from ss_predict.training.losses import ss_loss
 from ss_predict.models import create_model
-from ss_predict.checkpoint.format import load_models
+from ss_predict.checkpoint.loading import load_models
 from ss_predict.core.records import Protein
 
 DATA = Path(os.environ.get("SS_DATA_ROOT", Path(__file__).resolve().parents[2] / "shared" / "data"))

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
-from ss_predict.inference.calibration import fit_file
-from ss_predict.checkpoint.format import load_checkpoint, members, model_path
+from ss_predict.evaluation.calibrate import fit_file
+from ss_predict.checkpoint.format import load_checkpoint, members
+from ss_predict.checkpoint.loading import model_path
 from ss_predict.cli.main import guarded
 from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError

@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ss_predict.checkpoint.format import save_ensemble
+from ss_predict.checkpoint.loading import save_ensemble
 from ss_predict.cli.main import guarded
 
 

@@ -17,7 +17,7 @@ import torch
 
 from ss_predict.prediction import pictures
 from ss_predict.api import Predictor
-from ss_predict.checkpoint.format import load_models
+from ss_predict.checkpoint.loading import load_models
 from ss_predict.config.compose import load_config
 from ss_predict.evaluation.plots import png_bytes, reliability
 from ss_predict.evaluation.evaluate import evaluate_sets

@@ -19,11 +19,12 @@ import numpy as np
 import torch
 
 from ss_predict.data.batching import EncodedSet
-from ss_predict.checkpoint.format import load_models, save_ensemble
+from ss_predict.checkpoint.loading import load_models, save_ensemble
 from ss_predict.cli.main import guarded
 from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError
-from ss_predict.inference.engine import predict_sets, to_ss3
+from ss_predict.inference.calibration import to_ss3
+from ss_predict.inference.engine import predict_sets
 from ss_predict.core.files import atomic_write_text
 from ss_predict.evaluation.metrics import score_proteins
 from ss_predict.data.splits import load_split

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from ss_predict.api import Predictor
-from ss_predict.inference.calibration import apply_numpy, choose_temperatures, fit_temperature
+from ss_predict.evaluation.calibrate import choose_temperatures
+from ss_predict.inference.calibration import apply_numpy, fit_temperature, to_ss3
 from ss_predict.checkpoint.format import save_checkpoint
 from ss_predict.data.features import spec_dict
 from ss_predict.data.formats import read_any
 from ss_predict.data.formats.processed import to_line, write_processed
-from ss_predict.inference.engine import to_ss3
 from ss_predict.evaluation.metrics import calibration, reliability
 from ss_predict.models import create_model
 from ss_predict.core.records import Protein

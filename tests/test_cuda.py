@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from ss_predict.data.batching import EncodedSet, epoch_loader, length_batches
-from ss_predict.checkpoint.format import build_model, load_checkpoint
+from ss_predict.checkpoint.format import load_checkpoint
+from ss_predict.checkpoint.loading import build_model, load_models
 from ss_predict.cli.main import predict_main
 from ss_predict.config.compose import load_config
 from ss_predict.data.formats import read_any
@@ -23,7 +24,6 @@ from ss_predict.inference.engine import autocast, predict_sets
 from ss_predict.training.losses import ss_loss
 from ss_predict.models import create_model
 from ss_predict.prediction.renderers import FORMATS
-from ss_predict.checkpoint.format import load_models
 from ss_predict.training.loop import train
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

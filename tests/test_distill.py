@@ -7,7 +7,7 @@ from ss_predict.data.batching import EncodedSet
 from ss_predict.config.compose import load_config
 from ss_predict.training.distill import teacher_probabilities
 from ss_predict.inference.engine import predict_sets
-from ss_predict.checkpoint.format import load_models
+from ss_predict.checkpoint.loading import load_models
 from ss_predict.training.losses import distill_loss, ss_loss
 from ss_predict.data.splits import load_split
 from ss_predict.training.loop import train

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ss_predict.checkpoint.format import WEIGHTS, load_checkpoint, save_checkpoint
+from ss_predict.checkpoint.format import load_checkpoint, save_checkpoint
+from ss_predict.checkpoint.loading import WEIGHTS
 from ss_predict.cli.main import data_main, eval_main, predict_main, train_main
 from ss_predict.config.compose import load_config
 from ss_predict.errors import FormatError, UserError

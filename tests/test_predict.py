@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ss_predict.core.alphabet import SS3, SS8
-from ss_predict.checkpoint.format import bundled_models
+from ss_predict.checkpoint.loading import bundled_models
 from ss_predict.cli.main import predict_main
 from ss_predict.config.compose import load_config
 from ss_predict.training.loop import train
@@ -146,7 +146,7 @@ def test_bundled_model_is_really_trained(data_root):
 
     from ss_predict.evaluation.evaluate import evaluate_sets
     from ss_predict.data.formats import read_any
-    from ss_predict.checkpoint.format import load_models
+    from ss_predict.checkpoint.loading import load_models
 
     loaded = load_models("default", torch.device("cpu"))
     models, ckpt = loaded.models, loaded.checkpoint
@@ -162,12 +162,8 @@ def test_ensemble_file_equals_comma_average(fasta, tiny_ckpt, tmp_path):
     """One ensemble file predicts exactly what its members averaged on the command line predict."""
     import torch
 
-    from ss_predict.checkpoint.format import (
-        load_checkpoint,
-        members,
-        model_path,
-        save_ensemble,
-    )
+    from ss_predict.checkpoint.format import load_checkpoint, members
+    from ss_predict.checkpoint.loading import model_path, save_ensemble
 
     ens = tmp_path / "ens.pt"
     save_ensemble(ens, ["default", tiny_ckpt], metrics={"valid": {"q3": 1.0}})

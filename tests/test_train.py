@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from ss_predict.data.batching import EncodedSet
-from ss_predict.checkpoint.format import build_model, load_checkpoint
+from ss_predict.checkpoint.format import load_checkpoint
+from ss_predict.checkpoint.loading import build_model
 from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError
 from ss_predict.inference.engine import predict_sets

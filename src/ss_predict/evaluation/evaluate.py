@@ -12,7 +12,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from tqdm import tqdm
 
 from ..data.batching import EncodedSet
-from ..checkpoint.format import WEIGHTS, load_models, model_path
+from ..checkpoint.loading import WEIGHTS, load_models, model_path
 from ..config.compose import check_data_paths
 from ..errors import UserError
 from ..inference.engine import calibrated, predict_sets, resolve_device

@@ -1,47 +1,32 @@
-"""Temperature scaling: calibrated probabilities without changing any 8-state argmax.
+"""Temperature scaling maths: calibrated probabilities without changing any 8-state argmax.
 
-A checkpoint file (plain or ensemble) may hold `"calibration": {"temperature": T, "fitted_on": ...,
-"before": {...}, "after": {...}}`. `checkpoint.load_models` gives each model of the file the attribute
-`temperature` and `temperature3`; `inference.calibrated` then turns the raw (averaged) 8-state probabilities
-p of `inference.predict_sets` into softmax(log p / T), which for one model is softmax(logits / T), and the
-3-state sums p3 of the raw p into softmax(log p3 / T3). Both maps are monotone per residue, so neither the
-8-state nor the 3-state argmax moves: Q8 and Q3 are the uncalibrated model's. Several files averaged
-together are left uncalibrated unless they carry the same temperatures (each was fitted for its own output).
-
-T and T3 are fitted (`fit_temperature`) by minimising the negative log-likelihood of the 8-state and the
-3-state labels of the validation split only, and each is kept only if it also lowers the validation split's
-expected calibration error of its states, else it is 1.0 (`choose_temperatures`); `fit_file` writes them into a
-copy of the checkpoint, weights untouched.
+A checkpoint file (plain or ensemble) may hold `"calibration": {"temperature": T, "temperature3": T3, ...}`
+(fitted by evaluation/calibrate.py). `checkpoint.loading.load_models` gives each model of the file the
+attributes `temperature` and `temperature3`; `inference.engine.calibrated` then turns the raw (averaged)
+8-state probabilities p into softmax(log p / T), which for one model is softmax(logits / T), and the 3-state
+sums p3 of the raw p (`to_ss3`) into softmax(log p3 / T3). Both maps are monotone per residue, so neither the
+8-state nor the 3-state argmax moves: Q8 and Q3 are the uncalibrated model's. Several files averaged together
+are left uncalibrated unless they carry the same temperatures (each was fitted for its own output).
+`fit_temperature` finds the T in T_RANGE (a limit of the file format) minimising the labels' NLL.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-import torch
 
+from ..checkpoint.format import T_RANGE
+from ..core.alphabet import ss8_to_ss3_matrix
 from ..errors import UserError
 
-T_RANGE = (0.25, 4.0)
+M83 = ss8_to_ss3_matrix()
 
 
 def temperature(models: list, attr: str = "temperature") -> float:
-    """The temperature shared by `models` (1.0 when they carry none or different ones)."""
+    """The temperature (attr="temperature3": the 3-state one) shared by `models` (1.0 when they carry none or
+    different ones)."""
     temps = {(float(getattr(m, "temperature", 1.0)), float(getattr(m, attr, 1.0))) for m in models}
     return temps.pop()[1] if len(temps) == 1 else 1.0
-
-
-def temperature3(models: list) -> float:
-    """The 3-state temperature shared by `models` (see inference.to_ss3)."""
-    return temperature(models, "temperature3")
-
-
-def set_temperature(models: list, ckpt: dict) -> None:
-    """Give the models of one checkpoint file the file's fitted temperatures (1.0 without them)."""
-    cal = ckpt.get("calibration") or {}
-    for m in models:
-        m.temperature = float(cal.get("temperature", 1.0))
-        m.temperature3 = float(cal.get("temperature3", 1.0))
 
 
 def _log_probs(probs: list[np.ndarray], labels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -92,41 +77,7 @@ def apply_numpy(p: np.ndarray, t: float) -> np.ndarray:
     return (z / z.sum(-1, keepdims=True)).astype(np.float32)
 
 
-def choose_temperatures(proteins: list, probs: list[np.ndarray]) -> dict:
-    """T and T3 for the raw 8-state probabilities `probs` of the validation `proteins`: each fitted by NLL,
-    and kept only where it lowers the validation ECE of its states (else 1.0: the NLL also rewards the shape of
-    the probabilities below the top one, and a temperature that helps it can make the top probability, which
-    the ECE and the confidence digits read, less truthful). NLL/ECE before, at the fitted and at the kept T."""
-    from .engine import to_ss3
-    from ..evaluation.metrics import calibration
-    t = fit_temperature(probs, [p.ss8 for p in proteins])
-    t3 = fit_temperature([to_ss3(p) for p in probs], [p.ss3 for p in proteins])
-
-    def summary(t, t3):
-        c = calibration(proteins, [apply_numpy(p, t) for p in probs], [to_ss3(p, t3) for p in probs])
-        return {k: round(c[k], 5) for k in ("nll8", "ece8", "nll3", "ece3")}
-    before, fitted = summary(1.0, 1.0), summary(t, t3)
-    keep8, keep3 = fitted["ece8"] < before["ece8"], fitted["ece3"] < before["ece3"]
-    # T moves only the 8-state figures and T3 only the 3-state ones: the kept pair's are read off, not recomputed
-    after = {k: (fitted if (keep8 if k.endswith("8") else keep3) else before)[k] for k in before}
-    return {"temperature": t if keep8 else 1.0, "temperature3": t3 if keep3 else 1.0,
-            "objective": "NLL of the 8-state labels (temperature) and of the 3-state labels (temperature3, on the "
-                         "3-state sums of the raw probabilities), each kept only if it lowers the validation ECE",
-            "fitted": {"temperature": t, "temperature3": t3, **fitted},
-            "before": before, "after": after}
-
-
-def fit_file(path, valid: list, fitted_on: dict, device: torch.device, max_tokens: int = 65536) -> dict:
-    """Fit the temperatures of checkpoint file `path` on the validation proteins `valid` (choose_temperatures);
-    returns the file's dict with "calibration" set (weights untouched)."""
-    from ..data.batching import EncodedSet
-    from ..checkpoint.format import load_checkpoint, load_models
-    from .engine import predict_sets
-    ckpt = load_checkpoint(path)
-    loaded = load_models([str(path)], device)
-    for m in loaded.models:
-        m.temperature = 1.0  # fit on the raw probabilities, whatever the file holds already
-        m.temperature3 = 1.0
-    probs = predict_sets(loaded.models, EncodedSet(valid, loaded.features), device, max_tokens)
-    ckpt["calibration"] = {**choose_temperatures(valid, probs), "fitted_on": fitted_on}
-    return ckpt
+def to_ss3(p8: np.ndarray, temperature3: float = 1.0) -> np.ndarray:
+    """3-state probabilities: sums of the 8-state ones, scaled by a fitted temperature."""
+    p3 = p8 @ M83
+    return p3 if temperature3 == 1.0 else apply_numpy(p3, temperature3)

@@ -7,18 +7,15 @@ import re
 import numpy as np
 import torch
 
-from ..core.alphabet import ss8_to_ss3_matrix
 from ..data.batching import EncodedSet, length_batches
-from .calibration import apply_numpy, temperature, temperature3
+from ..errors import UserError
+from .calibration import apply_numpy, temperature, to_ss3
 from .distributed import DistInfo, gather_objects
-
-M83 = torch.from_numpy(ss8_to_ss3_matrix())
 
 
 def resolve_device(name: str = "auto") -> torch.device:
     """'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'; anything else, or CUDA on a
     machine without it, is a one-line UserError."""
-    from ..errors import UserError
     name = str(name).strip().lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -77,16 +74,9 @@ def predict_sets(models: list[torch.nn.Module], data: EncodedSet, device: torch.
     return [out[i] for i in range(len(data.proteins))]
 
 
-def to_ss3(p8: np.ndarray, temperature3: float = 1.0) -> np.ndarray:
-    """3-state probabilities: sums of the 8-state ones, scaled by a fitted temperature (calibration.py)."""
-    p3 = p8 @ M83.numpy()
-    return p3 if temperature3 == 1.0 else apply_numpy(p3, temperature3)
-
-
 def calibrated(raw: np.ndarray, models: list) -> tuple[np.ndarray, np.ndarray]:
     """(8-state, 3-state) probabilities of one protein from the raw ones of `predict_sets`, with the models'
-    fitted temperatures (calibration.py): p8 = softmax(log raw / T), p3 = softmax(log(3-state sums of raw) / T3).
-    Both are monotone per residue, so neither the 8-state nor the 3-state argmax moves: Q8 and Q3 are those of
-    the uncalibrated model. (So p3 need not be exactly the 3-state sums of the calibrated p8.)"""
+    fitted temperatures (calibration.py): p8 = softmax(log raw / T), p3 = softmax(log(3-state sums of raw) / T3),
+    neither moving an argmax. (So p3 need not be exactly the 3-state sums of the calibrated p8.)"""
     t = temperature(models)
-    return (raw if t == 1.0 else apply_numpy(raw, t)), to_ss3(raw, temperature3(models))
+    return (raw if t == 1.0 else apply_numpy(raw, t)), to_ss3(raw, temperature(models, "temperature3"))

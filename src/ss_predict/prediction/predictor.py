@@ -170,7 +170,7 @@ class Predictor:
 
     def __init__(self, model: str = "default", device: str = "cpu", max_tokens: int = 32768,
                  window_records: int = WINDOW_RECORDS, window_residues: int = WINDOW_RESIDUES):
-        from ..checkpoint.format import load_models, parse_model_spec
+        from ..checkpoint.loading import load_models, parse_model_spec
         from ..inference.engine import resolve_device
 
         bound_heap()  # large tensors mapped and unmapped whole: flat memory over any number of windows

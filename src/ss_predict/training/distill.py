@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from ..data.batching import EncodedSet
-from ..checkpoint.format import load_checkpoint, load_models, members, model_path
+from ..checkpoint.format import load_checkpoint, members
+from ..checkpoint.loading import load_models, model_path
 from ..inference.engine import predict_sets
 from ..core.files import atomic_path
 

@@ -17,11 +17,13 @@ from tqdm import tqdm
 
 from ..inference import distributed
 from ..data.batching import EncodedSet, epoch_loader
-from ..checkpoint.format import check_weights, field_of, load_checkpoint, model_mismatch, model_path, save_checkpoint
+from ..checkpoint.format import check_weights, field_of, load_checkpoint, model_mismatch, save_checkpoint
+from ..checkpoint.loading import model_path
 from ..config.compose import check_data_paths
 from ..errors import UserError
 from ..data.features import spec_dict
-from ..inference.engine import autocast, predict_sets, resolve_device, to_ss3
+from ..inference.calibration import to_ss3
+from ..inference.engine import autocast, predict_sets, resolve_device
 from ..core.files import atomic_write_text
 from .losses import distill_loss, ss_loss
 from ..evaluation.metrics import score_proteins
