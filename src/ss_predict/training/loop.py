@@ -1,9 +1,9 @@
-"""Training as a plain function of a config: `train(cfg)` (what `ss-train` calls)."""
+"""Training as a plain function of a config: `train(cfg)` (what `ss-train` calls), the one loop of a neural model:
+epochs of optimizer steps, validation, best.pt / last.pt, early stopping. Resuming (`resume`), distillation
+(`distill`), the lr schedule and EMA (`optim`), the classical fit (`classical`) and records (`record`) sit beside it."""
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import signal
 import threading
 import time
@@ -15,73 +15,22 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from ..inference import distributed
-from ..data.batching import EncodedSet, epoch_loader
-from ..checkpoint.format import check_weights, field_of, load_checkpoint, model_mismatch, save_checkpoint
-from ..checkpoint.loading import model_path
 from ..config.compose import check_data_paths
-from ..errors import UserError
-from ..data.features import spec_dict
-from ..inference.calibration import to_ss3
-from ..inference.engine import autocast, predict_sets, resolve_device
-from ..core.files import atomic_write_text
-from .losses import distill_loss, ss_loss
-from ..evaluation.metrics import score_proteins
-from ..models import create_model
-from .runs import check_name, check_run_dir, prepare_run_dir
 from ..config.schema import TrainerConfig, check_trainer
-from ..data.splits import load_split, manifest_hash
-
-
-def evaluate_model(model, data: EncodedSet, device, max_tokens: int, shard=None) -> dict:
-    """Loss, Q3, Q8 of a model on a labelled set (batches sharded over ranks when `shard` is given)."""
-    model.eval()
-    probs = predict_sets([model], data, device, max_tokens, shard=shard)
-    pred8 = [p.argmax(-1) for p in probs]
-    pred3 = [to_ss3(p).argmax(-1) for p in probs]
-    scores = score_proteins(data.proteins, pred8, pred3)
-    nll, n = 0.0, 0
-    for p, pr in zip(data.proteins, probs):
-        lab8 = p.ss8 if p.ss8 is not None else np.full(len(p), -1)
-        ok = lab8 >= 0
-        nll -= float(np.log(np.clip(pr[ok, lab8[ok]], 1e-9, 1)).sum())
-        n += int(ok.sum())
-    return {"loss": nll / max(n, 1), "q3": scores["q3"], "q8": scores["q8"], "sov3": scores["sov3"]}
-
-
-def lr_at(step: int, total: int, warmup: int, base: float, schedule: str) -> float:
-    if step < warmup:
-        return base * (step + 1) / warmup
-    if schedule == "constant":
-        return base
-    t = min(1.0, (step - warmup) / max(1, total - warmup))
-    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
-
-
-class EMA:
-    """Exponential moving average of the weights (evaluated and saved when decay > 0).
-
-    The decay warms up as min(decay, (1 + step) / (10 + step)), so early averages do not keep the
-    random initial weights for thousands of steps.
-    """
-
-    def __init__(self, model, decay: float):
-        self.decay = decay
-        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model, step: int):
-        d = min(self.decay, (1 + step) / (10 + step))
-        for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
-                self.shadow[k].mul_(d).add_(v.detach().float(), alpha=1 - d)
-            else:
-                self.shadow[k].copy_(v)
-
-    def swap_into(self, model) -> dict:
-        saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        model.load_state_dict(self.shadow)
-        return saved
+from ..data.batching import EncodedSet, epoch_loader
+from ..data.features import spec_dict
+from ..data.splits import load_split
+from ..errors import UserError
+from ..inference import distributed
+from ..inference.engine import autocast, resolve_device
+from ..models import create_model
+from .classical import fit_classical
+from .distill import attach_teachers, check_teachers
+from .losses import distill_loss, ss_loss
+from .optim import EMA, lr_at
+from .record import evaluate_model, save_run_checkpoint, write_summary
+from .resume import restore, resume_checkpoint, resume_path, train_state
+from .runs import check_name, check_run_dir, prepare_run_dir
 
 
 def shard_plan(plan: list, rank: int, world: int) -> tuple[list, list[bool]]:
@@ -94,84 +43,6 @@ def shard_plan(plan: list, rank: int, world: int) -> tuple[list, list[bool]]:
     return out, empty
 
 
-def _resume_checkpoint(resume: str | None, run_dir: Path, features: dict, model_cfg: dict) -> dict | None:
-    """The checkpoint to resume from (None to start fresh); refuses one of another model or feature spec."""
-    if not resume:
-        return None
-    path = _resume_path(resume, run_dir)
-    if resume == "auto" and not path.exists():
-        return None
-    ckpt = load_checkpoint(path)
-    way_out = "give another name=, or trainer.resume=null overwrite=true to start over"
-    differs = model_mismatch(ckpt, model_cfg)
-    if differs:
-        raise UserError(f"{path}: cannot resume: the checkpoint was made with {differs}; {way_out}")
-    if ckpt["features"] != features:
-        raise UserError(f"{path}: cannot resume: the checkpoint was made with features '{ckpt['features']['name']}' "
-                        f"and this run asks for '{features['name']}'; {way_out}")
-    if ckpt.get("train_state") is None:
-        raise UserError(f"{path}: has no training state to resume from (a best.pt, or a classical model's "
-                        f"one-shot fit); {way_out}")
-    _check_train_state(ckpt, path)
-    return ckpt
-
-
-def _resume_path(resume: str, run_dir: Path) -> Path:
-    return run_dir / "last.pt" if resume == "auto" else Path(resume)
-
-
-def _check_train_state(ckpt: dict, path: Path) -> None:
-    """Every train_state field restore() reads, with its type; weights finite. One line naming the field."""
-    ts = field_of(ckpt, "train_state", dict, path)
-    check_weights(field_of(ts, "model", dict, path, "train_state."), path, "train_state.model")
-    for key in ("optimizer", "numpy_rng"):
-        field_of(ts, key, dict, path, "train_state.")
-    if not isinstance(ts.get("torch_rng"), torch.Tensor):
-        raise UserError(f"{path}: damaged checkpoint: field 'train_state.torch_rng' is missing or not a tensor")
-    if ts.get("ema") is not None:
-        check_weights(field_of(ts, "ema", dict, path, "train_state."), path, "train_state.ema")
-    state = field_of(ts, "state", dict, path, "train_state.")
-    for key in ("epoch", "step", "best_epoch", "bad_epochs"):
-        if field_of(state, key, int, path, "train_state.state.") < 0:
-            raise UserError(f"{path}: damaged checkpoint: field 'train_state.state.{key}' is negative")
-    if state["best_epoch"] > len(field_of(state, "history", list, path, "train_state.state.")):
-        raise UserError(f"{path}: damaged checkpoint: field 'train_state.state.best_epoch' is past its history")
-    if not isinstance(state.get("best"), (int, float)) or isinstance(state.get("best"), bool):
-        raise UserError(f"{path}: damaged checkpoint: field 'train_state.state.best' is missing or not a number")
-
-
-def fit_classical(cfg, t: TrainerConfig, model, model_cfg, features, train_set, valid_set, run_dir: Path) -> dict:
-    """scikit-learn window classifiers: one fit on sampled windows of the 8-state-labelled chains."""
-    from ..models.classical import residue_windows
-
-    rng = np.random.default_rng(cfg.seed)
-    xs, ys = [], []
-    for p, f in zip(train_set.proteins, train_set.feats):
-        if p.ss8 is None:  # 3-state-only chains have no 8-state target for a classifier
-            continue
-        ok = p.ss8 >= 0
-        xs.append(residue_windows(torch.from_numpy(f)[None], model.window)[0].numpy()[ok])
-        ys.append(p.ss8[ok].astype(np.int64))
-    X, y = np.concatenate(xs), np.concatenate(ys)
-    keep = np.sort(rng.choice(len(y), size=min(len(y), int(model.max_windows)), replace=False))
-    t0 = time.perf_counter()
-    model.fit(X[keep], y[keep])
-    fit_s = time.perf_counter() - t0
-    metrics = evaluate_model(model, valid_set, torch.device("cpu"), t.eval_max_tokens)
-    metrics.update({"epoch": 1, "train_windows": int(len(keep)), "fit_seconds": fit_s,
-                    "residues_per_s": len(keep) / fit_s})
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("best.pt", "last.pt"):
-        save_checkpoint(run_dir / name, model=model, model_cfg=model_cfg, features=features,
-                        config=OmegaConf.to_container(cfg, resolve=True), metrics=metrics, epoch=1,
-                        manifest_sha256=manifest_hash(cfg.data.train))
-    atomic_write_text(run_dir / "summary.json", json.dumps({"best": metrics, "history": [metrics],
-                                                            "parameters": model.n_parameters()}, indent=1))
-    print(f"[ss-train] {model_cfg['name']}: fitted on {len(keep):,} windows in {fit_s:.1f} s; valid Q3 "
-          f"{metrics['q3']:.2f} Q8 {metrics['q8']:.2f}", flush=True)
-    return metrics
-
-
 @dataclass
 class Run:
     """What one training invocation holds; the pieces below read it and update `state`."""
@@ -180,8 +51,6 @@ class Run:
     t: TrainerConfig  # cfg.trainer, typed and checked (schema.py)
     dinfo: distributed.DistInfo
     device: torch.device
-    features: dict
-    model_cfg: dict
     model: torch.nn.Module
     net: torch.nn.Module  # the model, or its DDP wrapper under torchrun
     opt: torch.optim.Optimizer
@@ -204,14 +73,6 @@ class Run:
         return self.steps_per_epoch * self.t.max_epochs
 
 
-def setup_device(t: TrainerConfig) -> tuple[distributed.DistInfo, torch.device]:
-    """Join torchrun's process group (if any) and pick this rank's device."""
-    dinfo, device = distributed.setup(t.device)
-    if not dinfo.enabled:
-        device = resolve_device(t.device)
-    return dinfo, device
-
-
 def load_data(cfg: DictConfig) -> tuple[EncodedSet, EncodedSet]:
     """The encoded training and validation sets of cfg.data."""
     if "train" not in cfg.data or "valid" not in cfg.data:
@@ -223,71 +84,14 @@ def load_data(cfg: DictConfig) -> tuple[EncodedSet, EncodedSet]:
     return train_set, valid_set
 
 
-def check_teachers(cfg: DictConfig) -> list[str]:
-    """The distillation teachers (none when `teacher` is null), each checked to be a readable checkpoint
-    before any data is read or a run folder is made."""
-    teacher = cfg.get("teacher")
-    if teacher is None:
-        return []
-    teachers = [str(x) for x in teacher] if OmegaConf.is_list(teacher) else [str(teacher)]
-    if not teachers:
-        raise UserError("teacher=[] names no checkpoint: give one or more (teacher=[a.pt,b.pt]) or leave it unset")
-    for name in teachers:
-        load_checkpoint(model_path(name))
-    return teachers
-
-
-def attach_teachers(cfg: DictConfig, t: TrainerConfig, teachers: list[str], train_set: EncodedSet, device,
-                    dinfo) -> None:
-    """Distillation: every training chain gets the teachers' averaged 8-state probabilities (cached)."""
-    from .distill import teacher_probabilities
-
-    cache = Path(cfg.paths.output_dir) / "cache"
-
-    def compute():
-        return teacher_probabilities(teachers, train_set.proteins, device, t.eval_max_tokens,
-                                     cache, log=print if dinfo.main else (lambda *a, **k: None))
-
-    if dinfo.main:  # rank 0 predicts and writes the cache; the other ranks then read it
-        train_set.soft = compute()
-    distributed.barrier()
-    if not dinfo.main:
-        train_set.soft = compute()
-
-
-def make_run(cfg: DictConfig, t: TrainerConfig, dinfo, device, features: dict, model_cfg: dict, model, train_set,
-             valid_set) -> Run:
+def make_run(cfg: DictConfig, t: TrainerConfig, dinfo, device, model, train_set, valid_set) -> Run:
     """Optimizer, EMA, data-order generator and step count for a neural model."""
     opt = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     rng = np.random.default_rng(cfg.seed)
     steps_per_epoch = len(train_set.plan_epoch(t.max_tokens, t.crop, np.random.default_rng(0)))
     ema = EMA(model, t.ema_decay) if t.ema_decay > 0 else None
-    return Run(cfg=cfg, t=t, dinfo=dinfo, device=device, features=features, model_cfg=model_cfg, model=model, net=model,
-               opt=opt, ema=ema, rng=rng, train_set=train_set, valid_set=valid_set, steps_per_epoch=steps_per_epoch)
-
-
-def restore(run: Run, ckpt: dict, source: str | Path = "checkpoint") -> None:
-    """Continue from a last.pt (checked by _check_train_state): weights, optimizer, random generators, EMA
-    and the epoch/step state. A field that does not fit this run is one line naming `source` and the field.
-
-    The saved state is global, so resuming works with any number of ranks.
-    """
-    ts = ckpt["train_state"]
-
-    def put(key: str, load) -> None:
-        try:
-            load(ts[key])
-        except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as e:
-            raise UserError(f"{source}: cannot resume: field 'train_state.{key}' does not fit this run "
-                            f"({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})") from None
-
-    put("model", run.model.load_state_dict)
-    put("optimizer", run.opt.load_state_dict)
-    put("numpy_rng", lambda v: setattr(run.rng.bit_generator, "state", v))
-    put("torch_rng", torch.set_rng_state)
-    if run.ema is not None and ts.get("ema") is not None:
-        run.ema.shadow = ts["ema"]
-    run.state = ts["state"]
+    return Run(cfg=cfg, t=t, dinfo=dinfo, device=device, model=model, net=model, opt=opt, ema=ema, rng=rng,
+               train_set=train_set, valid_set=valid_set, steps_per_epoch=steps_per_epoch)
 
 
 def open_run_dir(run: Run) -> None:
@@ -303,16 +107,9 @@ def open_run_dir(run: Run) -> None:
 
 def save(run: Run, name: str, metrics: dict, weights: dict | None = None, with_state: bool = False) -> None:
     """Rank 0 writes run_dir/name: the weights (EMA ones when given), with the training state for last.pt."""
-    if not run.dinfo.main:
-        return
-    ts = None
-    if with_state:
-        ts = {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(),
-              "numpy_rng": run.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-              "ema": run.ema.shadow if run.ema else None, "state": run.state}
-    save_checkpoint(run.run_dir / name, model=run.model, model_cfg=run.model_cfg, features=run.features,
-                    config=OmegaConf.to_container(run.cfg, resolve=True), metrics=metrics, epoch=run.state["epoch"],
-                    manifest_sha256=manifest_hash(run.cfg.data.train), train_state=ts, state_dict=weights)
+    if run.dinfo.main:
+        save_run_checkpoint(run.run_dir / name, run.cfg, run.model, metrics, run.state["epoch"],
+                            train_state=train_state(run) if with_state else None, state_dict=weights)
 
 
 def batch_loss(run: Run, b) -> tuple[torch.Tensor, torch.Tensor, float | None]:
@@ -473,13 +270,12 @@ def stop_reason(run: Run, started: float) -> str | None:
     return None
 
 
-def write_summary(run: Run) -> dict:
+def summarise(run: Run) -> dict:
     """Rank 0 writes summary.json (best epoch and the history); returns the best epoch's metrics."""
     state = run.state
     best = state["history"][state["best_epoch"] - 1] if state["best_epoch"] else {}
     if run.dinfo.main:
-        atomic_write_text(run.run_dir / "summary.json", json.dumps(
-            {"best": best, "history": state["history"], "parameters": run.model.n_parameters()}, indent=1))
+        write_summary(run.run_dir, best, state["history"], run.model.n_parameters())
     return best
 
 
@@ -494,7 +290,9 @@ def train(cfg: DictConfig) -> dict:
     started = time.monotonic()
     t = check_trainer(cfg.trainer)  # one line for a bad value, before anything is read or made
     check_name(cfg.name)
-    dinfo, device = setup_device(t)
+    dinfo, device = distributed.setup(t.device)  # torchrun's process group (if any), this rank's device
+    if not dinfo.enabled:
+        device = resolve_device(t.device)
     torch.manual_seed(cfg.seed)
     if t.threads:
         torch.set_num_threads(t.threads)
@@ -503,7 +301,7 @@ def train(cfg: DictConfig) -> dict:
     check_data_paths(cfg, cfg.data)
     teachers = check_teachers(cfg)
     check_run_dir(Path(cfg.run_dir), t.resume, cfg.overwrite)
-    resumed = _resume_checkpoint(t.resume, Path(cfg.run_dir), features, model_cfg)
+    resumed = resume_checkpoint(t.resume, Path(cfg.run_dir), features, model_cfg)
     train_set, valid_set = load_data(cfg)
     prepare_run_dir(Path(cfg.run_dir), t.resume, cfg.overwrite, dinfo.main)
     if teachers:
@@ -512,10 +310,10 @@ def train(cfg: DictConfig) -> dict:
     if getattr(model, "classical", False):
         if dinfo.enabled:
             raise UserError(f"model '{model_cfg['name']}' is fitted by scikit-learn in one process; run it without torchrun")
-        return fit_classical(cfg, t, model, model_cfg, features, train_set, valid_set, Path(cfg.run_dir))
-    run = make_run(cfg, t, dinfo, device, features, model_cfg, model, train_set, valid_set)
+        return fit_classical(cfg, t, model, train_set, valid_set)
+    run = make_run(cfg, t, dinfo, device, model, train_set, valid_set)
     if resumed is not None:
-        restore(run, resumed, _resume_path(t.resume, Path(cfg.run_dir)))
+        restore(run, resumed, resume_path(t.resume, Path(cfg.run_dir)))
     if dinfo.enabled:
         run.net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -549,4 +347,4 @@ def train(cfg: DictConfig) -> dict:
     finally:
         if run.writer:
             run.writer.close()
-    return write_summary(run)
+    return summarise(run)
