@@ -24,8 +24,8 @@ from ..data.features import uses_profile
 from ..data.formats.fasta import checked_file_names, iter_proteins, plan_windows, scan_fasta, valid_proteins
 from ..core.files import STDIO, display_name
 from .memory import bound_heap, release_freed_memory
-from .renderers import FORMATS, PICTURE_FORMATS, Prediction
-from ..core.records import Protein
+from .renderers import FORMATS
+from ..core.records import Prediction, Protein
 
 SOURCE = "sequences"  # names Python input in error messages, as a path names a file
 WINDOW_RECORDS, WINDOW_RESIDUES = 1000, 500_000
@@ -275,8 +275,7 @@ class Predictor:
         from tqdm import tqdm
 
         from ..core.names import file_name
-        from .renderers import EXTENSIONS
-        from .writers import check_output, is_folder_output, open_sink
+        from .writers import check_output, check_records, is_folder_output, open_sink
 
         if fmt not in FORMATS:
             raise UserError(f"format '{fmt}' is not one of {', '.join(FORMATS)}")
@@ -298,7 +297,7 @@ class Predictor:
         if not stdin and not folder and output not in (None, STDIO) and _same_file(source, output):
             raise UserError(f"-o {output} is the input file {source}: the predictions would replace it; give "
                             "another -o")
-        def name_rule(rid): return file_name(rid, EXTENSIONS[fmt])
+        def name_rule(rid): return file_name(rid, FORMATS[fmt].extension)
         problems: list[str] = []
         if stdin:
             scan, owned, several = None, None, None
@@ -315,9 +314,7 @@ class Predictor:
                 raise UserError(f"{display_name(source)}: no valid records to predict")
             owned = shard.owns(scan.windows)
             several = scan.records > 1
-            if fmt in PICTURE_FORMATS:
-                from .pictures import check_request
-                check_request(fmt, scan.records, output)
+            check_records(fmt, scan.records, output)
             source_iter = valid_proteins(source, skip_invalid, allow_nucleotide, None, scan.repeats)
         self._report(problems, rank)
         fingerprint = {"input": scan.sha256 if scan else None, "model": self.loaded.fingerprint(), "format": fmt,
