@@ -226,9 +226,9 @@ def test_svg_of_a_chain_too_long_to_draw_is_refused_before_predicting(predictor,
                                      "(use format=json, ss2 or horiz)"}
         assert c.app.state.batcher.requests == 0
 
-        def refuse(preds):
+        def refuse(preds, fmt):
             raise UserError("cannot draw this")
-        monkeypatch.setattr(app_module, "render_svg", refuse)  # any user error, found late: 422, not 500
+        monkeypatch.setattr(app_module, "render_picture", refuse)  # any user error, found late: 422, not 500
         r = c.post("/api/predict?format=svg", content=f">u\n{UBIQUITIN}\n")
         assert (r.status_code, r.json()) == (422, {"error": "cannot draw this"})
 
@@ -247,10 +247,10 @@ def test_svg_residues_are_capped_and_drawn_within_the_deadline(predictor, monkey
     assert Limits().max_svg_residues == 20_000
     gate = threading.Event()
 
-    def slow(preds):  # a picture that takes longer than the request may
+    def slow(preds, fmt):  # a picture that takes longer than the request may
         gate.wait(60)
         return "<svg/>"
-    monkeypatch.setattr(app_module, "render_svg", slow)
+    monkeypatch.setattr(app_module, "render_picture", slow)
     try:
         with serving(predictor, timeout=3) as c:
             t0 = time.monotonic()

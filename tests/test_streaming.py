@@ -12,7 +12,7 @@ import pytest
 
 import ss_predict
 from ss_predict.data.formats import read_any
-from ss_predict.data.formats.fasta import plan_windows, scan_fasta
+from ss_predict.prediction.plan import plan_windows, scan_fasta
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@
     preds = predictor.predict("proteins.fasta")
     for p in predictor.predict_iter("proteome.fasta.gz"): ...        # any size, bounded memory, input order
 
-Each prediction (`outputs.Prediction`) has `id`, `sequence`, `ss8`, `ss3` (strings) and `p8` (L x 8,
+Each prediction (`Prediction`) has `id`, `sequence`, `ss8`, `ss3` (strings) and `p8` (L x 8,
 columns in `STATES8` order), `p3` (L x 3, `STATES3` order) numpy arrays. Invalid input raises
 `FormatError` (a `UserError`) naming the record and position, exactly as `ss-predict` reports it.
 """
@@ -15,9 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .core.alphabet import SS3, SS8
-from .prediction.renderers import FORMATS, Prediction
+from .core.records import Prediction, Protein
+from .prediction.renderers import FORMATS
 from .prediction.predictor import SOURCE, Predictor, Shard, iter_input  # noqa: F401  (the API's names)
-from .core.records import Protein
+from .prediction.writers import check_output, open_sink
 
 STATES8, STATES3 = SS8, SS3
 
@@ -37,8 +38,6 @@ def predict(sequences, model: str = "default", device: str = "cpu", **options) -
 def write(predictions: list[Prediction], path: str | Path | None = None, format: str = "ss2") -> None:
     """Write predictions as `ss-predict -f FORMAT -o PATH` would (None or '-': standard output;
     a path ending in '/' or an existing folder: one file per record)."""
-    from .prediction.writers import check_output, open_sink
-
     if format not in FORMATS:
         raise ValueError(f"format '{format}' is not one of {', '.join(FORMATS)}")
     predictions = [predictions] if isinstance(predictions, Prediction) else list(predictions)

@@ -248,21 +248,3 @@ def png(preds, title: str | None = None) -> bytes:
     """The picture as PNG bytes."""
     return _save(figure(preds, title), "png")
 
-
-PICTURE_FORMATS = ("svg", "png")
-
-
-def check_request(fmt: str, n_records: int, out: str | None) -> None:
-    """Refuse, before predicting, what `write_pictures` could not write: several records in one PNG, or a
-    PNG on a terminal."""
-    import sys
-
-    from ..core.files import STDIO
-    from .writers import is_folder_output
-    if fmt != "png":
-        return
-    if n_records > 1 and (out in (None, STDIO) or not is_folder_output(out)):
-        raise UserError(f"{n_records} records make {n_records} PNG pictures: give -o DIR/ for one DIR/<id>.png "
-                        "each (or -f svg, which stacks them in one picture)")
-    if out in (None, STDIO) and sys.stdout is not None and sys.stdout.isatty():
-        raise UserError("a PNG is binary: give -o FILE.png (or redirect standard output)")

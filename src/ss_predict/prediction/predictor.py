@@ -21,11 +21,14 @@ import numpy as np
 from .. import __version__
 from ..errors import FormatError, Terminated, UserError
 from ..data.features import uses_profile
-from ..data.formats.fasta import checked_file_names, iter_proteins, plan_windows, scan_fasta, valid_proteins
+from ..data.formats.fasta import iter_fasta_proteins, iter_proteins
 from ..core.files import STDIO, display_name
+from ..core.names import file_name
+from ..core.records import Prediction, Protein
 from .memory import bound_heap, release_freed_memory
-from .renderers import FORMATS, PICTURE_FORMATS, Prediction
-from ..core.records import Protein
+from .plan import checked_file_names, scan_fasta, valid_proteins, windows_of
+from .renderers import FORMATS
+from .writers import check_output, check_records, is_folder_output, open_sink
 
 SOURCE = "sequences"  # names Python input in error messages, as a path names a file
 WINDOW_RECORDS, WINDOW_RESIDUES = 1000, 500_000
@@ -120,25 +123,11 @@ def iter_input(sequences, *, allow_nucleotide: bool = False, skip_invalid: bool 
     """Validated proteins, lazily, of any input form `Predictor.read` takes."""
     if _is_path(sequences):
         _check_path(sequences)
-        from ..data.formats.fasta import iter_fasta_proteins
         return iter_fasta_proteins(sequences, skip_invalid, allow_nucleotide, problems)
     pairs = _pairs(sequences)
     if not pairs:
         raise FormatError(f"{SOURCE}: no sequences given")
     return iter_proteins(pairs, SOURCE, skip_invalid, allow_nucleotide, problems)
-
-
-def windows_of(proteins: Iterable[Protein], max_records: int, max_residues: int) -> Iterator[list[Protein]]:
-    """Consecutive windows of a stream of proteins, cut as `formats.fasta.plan_windows` cuts them."""
-    cur, residues = [], 0
-    for p in proteins:
-        if cur and (len(cur) + 1 > max_records or residues + len(p.sequence) > max_residues):
-            yield cur
-            cur, residues = [], 0
-        cur.append(p)
-        residues += len(p.sequence)
-    if cur:
-        yield cur
 
 
 class _Terminated(Exception):
@@ -274,10 +263,6 @@ class Predictor:
         Returns counts of what was done."""
         from tqdm import tqdm
 
-        from ..core.names import file_name
-        from .renderers import EXTENSIONS
-        from .writers import check_output, is_folder_output, open_sink
-
         if fmt not in FORMATS:
             raise UserError(f"format '{fmt}' is not one of {', '.join(FORMATS)}")
         check_output(output, fmt)
@@ -298,14 +283,14 @@ class Predictor:
         if not stdin and not folder and output not in (None, STDIO) and _same_file(source, output):
             raise UserError(f"-o {output} is the input file {source}: the predictions would replace it; give "
                             "another -o")
-        def name_rule(rid): return file_name(rid, EXTENSIONS[fmt])
+        def name_rule(rid): return file_name(rid, FORMATS[fmt].extension)
         problems: list[str] = []
         if stdin:
-            scan, owned, several = None, None, None
-            source_iter = iter_input(source, allow_nucleotide=allow_nucleotide, skip_invalid=skip_invalid,
-                                     problems=problems)
+            scan = None
+            proteins = iter_input(source, allow_nucleotide=allow_nucleotide, skip_invalid=skip_invalid,
+                                  problems=problems)
             if folder:  # names checked as records come (a window and the one after are read before any write)
-                source_iter = checked_file_names(source_iter, display_name(source), name_rule)
+                proteins = checked_file_names(proteins, display_name(source), name_rule)
         else:
             scan = scan_fasta(source, skip_invalid, allow_nucleotide, name_rule if folder else None,
                               self.window_records, self.window_residues)
@@ -313,13 +298,9 @@ class Predictor:
             if scan.records == 0:
                 self._report(problems, rank)
                 raise UserError(f"{display_name(source)}: no valid records to predict")
-            owned = shard.owns(scan.windows)
-            several = scan.records > 1
-            if fmt in PICTURE_FORMATS:
-                from .pictures import check_request
-                check_request(fmt, scan.records, output)
-            source_iter = valid_proteins(source, skip_invalid, allow_nucleotide, None, scan.repeats)
-        self._report(problems, rank)
+            check_records(fmt, scan.records, output)
+            proteins = valid_proteins(source, skip_invalid, allow_nucleotide, None, scan.repeats)
+        self._report(problems, rank)  # (standard input: its problems come as it is read)
         fingerprint = {"input": scan.sha256 if scan else None, "model": self.loaded.fingerprint(), "format": fmt,
                        "options": {"max_tokens": self.max_tokens, "profiles": str(profiles) if profiles else None,
                                    "window": [self.window_records, self.window_residues],
@@ -329,6 +310,7 @@ class Predictor:
         suffix = f".{shard.index}-of-{shard.count}" if shard.count > 1 else ""
         sink = open_sink(fmt, output, fingerprint, journal=not stdin, rank_suffix=suffix)
         done = sink.start(resume)
+        owned = shard.owns(scan.windows) if scan else None
         if done and scan is not None:  # the journal's counts must be those of this input's first `done` windows
             expect = sum(n for i, (n, _) in enumerate(scan.windows[:done]) if owned[i])
             if done > len(scan.windows) or getattr(sink, "records", expect) != expect:
@@ -336,40 +318,21 @@ class Predictor:
                                 f"({getattr(sink, 'records', '?')} records) are done, which this input does not "
                                 f"have ({expect} records in its first {min(done, len(scan.windows))} windows of "
                                 f"{len(scan.windows)}): it is damaged; delete it to start over")
-        todo = [i for i, own in enumerate(owned) if own] if owned is not None else None
-        total = sum(scan.windows[i][1] for i in todo) if todo is not None else None
-        n_records = sum(scan.windows[i][0] for i in todo) if todo is not None else None
-        last_window = len(scan.windows) - 1 if scan else None
+        mine = [w for w, own in zip(scan.windows, owned) if own] if scan else None
         counts = {"records": 0, "residues": 0, "windows": 0, "skipped": len(problems)}
         previous = _catch_sigterm()
-        bar = tqdm(total=total, unit="res", disable=not progress, file=sys.stderr,
-                   dynamic_ncols=True)
+        bar = tqdm(total=sum(r for _, r in mine) if scan else None, unit="res", disable=not progress,
+                   file=sys.stderr, dynamic_ncols=True)
+        step = dict(sink=sink, counts=counts, bar=bar, n_records=sum(n for n, _ in mine) if scan else None,
+                    profiles=profiles)
         try:
-            first, pending = 0, None
-            for index, window in enumerate(windows_of(source_iter, self.window_records, self.window_residues)):
-                if stdin:  # records are only known as they come: look one window ahead for `several` and `last`
-                    if pending is not None:
-                        self._write(sink, pending, True, False, counts, bar, n_records, profiles)
-                    pending = (index, window, first)
-                    first += len(window)
-                    continue
-                start = first
-                first += len(window)
-                if not owned[index]:
-                    continue
-                if index < done:  # done before the interruption; a folder's files of it are checked, not trusted
-                    if sink.missing(window):
-                        sink.rewrite(self.predict_proteins(window, profiles=profiles))
-                    continue
-                self._write(sink, (index, window, start), several, index == last_window, counts, bar, n_records,
-                            profiles)
-            if stdin and pending is not None:
-                self._write(sink, pending, pending[2] > 0 or len(pending[1]) > 1, True, counts, bar, n_records,
-                            profiles)
-            if stdin:
+            if scan is None:
+                self._run_stream(proteins, step)
                 self._report(problems, rank)
-                if first == 0:
+                if not counts["records"]:
                     raise UserError(f"{display_name(source)}: no valid records to predict")
+            else:
+                self._run_file(proteins, scan, owned, done, step)
             sink.finish()
         except (KeyboardInterrupt, _Terminated) as e:
             bar.close()
@@ -389,8 +352,34 @@ class Predictor:
                 signal.signal(signal.SIGTERM, previous)
         return counts
 
-    def _write(self, sink, item, several, last, counts, bar, n_records, profiles) -> None:
-        index, window, first = item
+    def _run_stream(self, proteins: Iterable[Protein], step: dict) -> None:
+        """Records read once (standard input, a pipe), known only as they come: each window is written when the
+        next one has been read (or the input has ended), which tells whether the run has several records and
+        whether this window is the last."""
+        pending, first = None, 0
+        for index, window in enumerate(windows_of(proteins, self.window_records, self.window_residues)):
+            if pending is not None:
+                self._write(*pending, several=True, last=False, **step)
+            pending, first = (index, window, first), first + len(window)
+        if pending is not None:
+            self._write(*pending, several=first > 1, last=True, **step)
+
+    def _run_file(self, proteins: Iterable[Protein], scan, owned: list[bool], done: int, step: dict) -> None:
+        """The second pass over a file `scan_fasta` planned: each window of this shard is written as it comes;
+        those a resumed run had done are skipped (a folder's files of them checked, not trusted)."""
+        first, last = 0, len(scan.windows) - 1
+        for index, window in enumerate(windows_of(proteins, self.window_records, self.window_residues)):
+            start, first = first, first + len(window)
+            if not owned[index]:
+                continue
+            if index < done:
+                if step["sink"].missing(window):
+                    step["sink"].rewrite(self.predict_proteins(window, profiles=step["profiles"]))
+                continue
+            self._write(index, window, start, several=scan.records > 1, last=index == last, **step)
+
+    def _write(self, index, window, first, several, last, sink, counts, bar, n_records, profiles) -> None:
+        """The step both paths share: predict one window, write it, count it, give its memory back."""
         preds = self.predict_proteins(window, profiles=profiles, progress=bar)
         sink.write(index, preds, first, several, last)
         counts["records"] += len(preds)
@@ -398,7 +387,7 @@ class Predictor:
         counts["windows"] += 1
         bar.set_postfix_str(f"{counts['records']:,}" + (f"/{n_records:,}" if n_records else "") + " records",
                             refresh=False)
-        del preds, window, item
+        del preds, window
         release_freed_memory()  # the window's pages back to the system (memory.py)
 
     @staticmethod

@@ -1,47 +1,45 @@
-"""Prediction renderers: PSIPRED ss2 (VFORMAT) and horiz (HFORMAT), 3-line FASTA, JSON, JSON lines, CSV
-(text, record by record, so that a run can stream them), and the Parquet table layout (see `writers`)."""
+"""The output formats, one registered `Format` each: `ss-predict -f`, `ss_predict.write`, the writers and
+ss-serve (the formats it offers, their content types, its page's menu) all read `FORMATS`, so adding a format
+is one `Format` in `FORMATS` here. The renderers: PSIPRED ss2 (VFORMAT) and horiz (HFORMAT), 3-line FASTA, JSON,
+JSON lines, CSV (text, record by record, so that a run can stream them), the Parquet table and the pictures."""
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..core.alphabet import SS3, SS8
+from ..core.records import Prediction
+from . import pictures
 
-TEXT_FORMATS = ("ss2", "horiz", "fasta", "json", "jsonl", "csv")
-BINARY_FORMATS = ("parquet",)
-PICTURE_FORMATS = ("svg", "png")  # pictures.py (matplotlib)
-FORMATS = TEXT_FORMATS + BINARY_FORMATS + PICTURE_FORMATS
-EXTENSIONS = {f: f for f in FORMATS}
+
+@dataclass(frozen=True)
+class Format:
+    """One output format. `kind` says what `render` gives: "text": `render(pred, index, several)` is the text
+    record `index` (of the run) adds to a stream, `end` follows the last record, `empty` is a run of none;
+    "table": `render(preds)` is a pyarrow Table (written as Parquet, a row group per window); "picture":
+    `render(preds)` draws them all in one picture (str or bytes), drawn when the run ends. `stacks`: several
+    records fit one file; `binary`: not for a terminal; `served`: ss-serve offers it, as `media`."""
+    name: str
+    kind: str
+    render: Callable
+    end: str = ""
+    empty: str = ""
+    media: str = "text/plain; charset=utf-8"
+    served: bool = False
+    stacks: bool = True
+    binary: bool = False
+
+    @property
+    def extension(self) -> str:
+        return self.name
+
+
 _PSIPRED_ORDER = [SS3.index(s) for s in "CHE"]  # ss2 columns: P(C), P(H), P(E)
-
-
-@dataclass(repr=False)
-class Prediction:
-    id: str
-    sequence: str
-    p8: np.ndarray  # L x 8 (alphabet.SS8 order)
-    p3: np.ndarray  # L x 3 (alphabet.SS3 order)
-
-    def __repr__(self) -> str:
-        ss3 = self.ss3
-        return f"Prediction(id={self.id!r}, length={len(self.sequence)}, ss3={ss3[:30]!r}{'...' if len(ss3) > 30 else ''})"
-
-    def plot(self, title: str | None = None):
-        """This prediction as a PSIPRED-style cartoon: a matplotlib Figure (see ss_predict.prediction.pictures)."""
-        from .pictures import figure
-        return figure(self, title)
-
-    @property
-    def ss8(self) -> str:
-        return "".join(SS8[i] for i in self.p8.argmax(1))
-
-    @property
-    def ss3(self) -> str:
-        return "".join(SS3[i] for i in self.p3.argmax(1))
 
 
 def ss2(pred: Prediction) -> str:
@@ -85,10 +83,6 @@ def horiz(pred: Prediction) -> str:
     return "".join(out)
 
 
-def fasta3(pred: Prediction) -> str:
-    return f">{pred.id}\n{pred.sequence}\n{pred.ss8}\n"
-
-
 def _rounded(p: np.ndarray) -> list:
     """Python floats rounded to 4 decimals (so 0.921 prints as 0.921, not float32's 0.9210000038146973)."""
     return [[round(v, 4) for v in row] for row in p.tolist()]
@@ -118,31 +112,31 @@ def _json(pred: Prediction) -> str:
     return json.dumps(json_record(pred), separators=(",", ":"))
 
 
-def render_record(pred: Prediction, fmt: str, index: int, several: bool) -> str:
-    """The text that record number `index` (0-based, among all records of the run) adds to a stream of `fmt`;
-    `several`: the run has more than one record (ss2 / horiz then name each record in a comment line).
-    Concatenating the records of any contiguous ranges in order gives the text of the whole run."""
-    if fmt == "json":
-        return ("[" if index == 0 else ",") + _json(pred)
-    if fmt == "jsonl":
-        return _json(pred) + "\n"
-    if fmt == "csv":
-        return (CSV_HEADER if index == 0 else "") + csv_rows(pred)
-    if fmt == "fasta":
-        return fasta3(pred)
-    one = {"ss2": ss2, "horiz": horiz}[fmt](pred)
-    return f"# record: {pred.id}\n{one}" if several else one
+def render(preds: list[Prediction], fmt: str, first: int = 0, several: bool | None = None,
+           last: bool = True) -> str:
+    """The text that records number `first`.. of a run add to a stream of text format `fmt` (`several`: the run
+    has more than one record; by default `preds` are the whole run), with the end if `last`. Concatenating
+    the texts of any contiguous ranges in order gives the text of the whole run."""
+    f = FORMATS[fmt]
+    if not preds and first == 0 and last:  # a run of no records at all (the API's write([]))
+        return f.empty
+    several = len(preds) > 1 if several is None else several
+    return "".join(f.render(p, first + i, several) for i, p in enumerate(preds)) + (f.end if last else "")
 
 
-def render_end(fmt: str) -> str:
-    """What follows the last record of a run."""
-    return "]\n" if fmt == "json" else ""
-
-
-def render(preds: list[Prediction], fmt: str) -> str:
-    """All predictions as one text in `fmt` (a text format)."""
-    several = len(preds) > 1
-    return "".join(render_record(p, fmt, i, several) for i, p in enumerate(preds)) + render_end(fmt)
+def render_file(preds: list[Prediction], fmt: str) -> bytes:
+    """A whole file of `preds` in `fmt` (one record's own file, for -o DIR/; a picture)."""
+    f = FORMATS[fmt]
+    if f.kind == "text":
+        return render(preds, fmt).encode()
+    if f.kind == "picture":
+        data = f.render(preds)
+        return data.encode() if isinstance(data, str) else data
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    buf = pa.BufferOutputStream()
+    pq.write_table(f.render(preds), buf)
+    return buf.getvalue().to_pybytes()
 
 
 def parquet_table(preds: list[Prediction]):
@@ -167,3 +161,22 @@ def parquet_table(preds: list[Prediction]):
     for j, st in enumerate(SS3):
         cols[f"p3_{st}"] = pa.array(p3[:, j])
     return pa.table(cols)
+
+
+def _named(one: Callable) -> Callable:
+    """A PSIPRED renderer as a stream's record: with several records, each named in a comment line first."""
+    return lambda p, i, several: f"# record: {p.id}\n{one(p)}" if several else one(p)
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (  # the registry, in the order `ss-predict --help` lists it
+    Format("ss2", "text", _named(ss2), served=True),
+    Format("horiz", "text", _named(horiz), served=True),
+    Format("fasta", "text", lambda p, i, several: f">{p.id}\n{p.sequence}\n{p.ss8}\n", served=True),
+    Format("json", "text", lambda p, i, several: ("[" if i == 0 else ",") + _json(p), end="]\n",
+           empty="[]\n", media="application/json", served=True),
+    Format("jsonl", "text", lambda p, i, several: _json(p) + "\n"),
+    Format("csv", "text", lambda p, i, several: (CSV_HEADER if i == 0 else "") + csv_rows(p)),
+    Format("parquet", "table", parquet_table, binary=True),
+    Format("svg", "picture", pictures.svg, media="image/svg+xml", served=True),
+    Format("png", "picture", pictures.png, media="image/png", stacks=False, binary=True),
+)}

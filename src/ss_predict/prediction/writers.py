@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from ..core.names import file_name, safe_name  # noqa: F401  (safe_name: for callers that import it from here)
+from ..core.names import file_name
 from ..core.files import STDIO, atomic_write_bytes, check_writable, take_over, write_stdout, write_through_target
-from .renderers import (BINARY_FORMATS, EXTENSIONS, PICTURE_FORMATS, TEXT_FORMATS, Prediction, parquet_table, render, render_end,
-                      render_record)
+from ..core.records import Prediction
+from .renderers import FORMATS, render, render_file
 
 JOURNAL_VERSION = 1
 
@@ -33,15 +33,26 @@ def is_folder_output(out: str) -> bool:
 
 
 def check_output(out: str | None, fmt: str) -> None:
-    """Fail before predicting if the output cannot be written (see io_utils.check_writable)."""
+    """Fail before predicting if the output cannot be written (see core.files.check_writable)."""
     if out is not None and not out.strip():
         raise UserError("-o is empty (an unset shell variable?): give a file, a folder ending in /, or - for "
                         "standard output")
     if out in (None, STDIO):
-        if fmt in BINARY_FORMATS:
+        if FORMATS[fmt].kind == "table":
             raise UserError(f"-f {fmt} is a binary format: give -o FILE or -o DIR/, not standard output")
         return
     check_writable(Path(out) / "record" if is_folder_output(out) else out)
+
+
+def check_records(fmt: str, n_records: int, out: str | None) -> None:
+    """Refuse, before predicting, what a picture format could not write: several records in one file of a
+    format that holds one (PNG), or binary data on a terminal."""
+    f = FORMATS[fmt]
+    if n_records > 1 and not f.stacks and (out in (None, STDIO) or not is_folder_output(out)):
+        raise UserError(f"{n_records} records make {n_records} {fmt.upper()} pictures: give -o DIR/ for one "
+                        f"DIR/<id>.{f.extension} each (or -f svg, which stacks them in one picture)")
+    if f.binary and out in (None, STDIO) and sys.stdout is not None and sys.stdout.isatty():
+        raise UserError(f"a {fmt.upper()} is binary: give -o FILE.{f.extension} (or redirect standard output)")
 
 
 def _fsync(fh) -> None:
@@ -120,13 +131,6 @@ class Sink:
         return None
 
 
-def _text(preds: list[Prediction], fmt: str, first: int, several: bool, last: bool) -> str:
-    if not preds and first == 0 and last:  # a run of no records at all (the API's write([])): "[]" for json
-        return "[]\n" if fmt == "json" else ""
-    return "".join(render_record(p, fmt, first + i, several) for i, p in enumerate(preds)) + (
-        render_end(fmt) if last else "")
-
-
 class StreamSink(Sink):
     """Standard output, or a device / FIFO / descriptor path: written through as the windows come."""
 
@@ -134,7 +138,7 @@ class StreamSink(Sink):
         self.fmt, self.path, self.fh = fmt, path, None
 
     def write(self, index, preds, first, several, last):
-        text = _text(preds, self.fmt, first, several, last)
+        text = render(preds, self.fmt, first, several, last)
         if self.path is None:
             write_stdout(text)
             return
@@ -207,11 +211,11 @@ class FileSink(Sink):
         return self.windows
 
     def _bytes(self, preds, first, several, last) -> bytes:
-        if self.fmt in TEXT_FORMATS:
-            return _text(preds, self.fmt, first, several, last).encode()
+        if FORMATS[self.fmt].kind == "text":
+            return render(preds, self.fmt, first, several, last).encode()
         import pyarrow as pa
         buf = io.BytesIO()
-        table = parquet_table(preds)
+        table = FORMATS[self.fmt].render(preds)
         with pa.ipc.new_stream(buf, table.schema) as w:
             w.write_table(table)
         blob = buf.getvalue()
@@ -235,7 +239,7 @@ class FileSink(Sink):
             self.fh.close()
             if self.use_journal:
                 self.journal.write(self.windows, self.records, self.part.stat().st_size, done=True)
-            if self.fmt == "parquet":
+            if FORMATS[self.fmt].kind == "table":
                 self._to_parquet()
             take_over(self.part, self.target, self.shown)
             os.replace(self.part, self.target)
@@ -257,7 +261,7 @@ class FileSink(Sink):
                     writer = pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table)
         if writer is None:  # an empty shard: an empty table with the schema
-            pq.write_table(parquet_table([]), tmp)
+            pq.write_table(FORMATS[self.fmt].render([]), tmp)
         else:
             writer.close()
         os.replace(tmp, self.part)
@@ -303,7 +307,7 @@ class FolderSink(Sink):
         return self.windows
 
     def _path(self, rid: str) -> Path:
-        return self.folder / file_name(rid, EXTENSIONS[self.fmt])
+        return self.folder / file_name(rid, FORMATS[self.fmt].extension)
 
     def write(self, index, preds, first, several, last):
         self.rewrite(preds)
@@ -316,7 +320,7 @@ class FolderSink(Sink):
 
     def rewrite(self, preds):
         for p in preds:
-            atomic_write_bytes(self._path(p.id), _record_bytes(p, self.fmt))
+            atomic_write_bytes(self._path(p.id), render_file([p], self.fmt))
 
     def finish(self):
         self.journal.remove()
@@ -339,10 +343,8 @@ class PictureSink(Sink):
         self.preds.extend(preds)
 
     def finish(self):
-        from . import pictures
-        pictures.check_request(self.fmt, len(self.preds), self.out)
-        data = pictures.svg(self.preds) if self.fmt == "svg" else pictures.png(self.preds)
-        data = data.encode() if isinstance(data, str) else data
+        check_records(self.fmt, len(self.preds), self.out)
+        data = render_file(self.preds, self.fmt)
         if self.out in (None, STDIO):
             if sys.stdout is None:
                 raise UserError("standard output is closed; give -o FILE")
@@ -358,35 +360,16 @@ class PictureSink(Sink):
             atomic_write_bytes(self.out, data)
 
 
-def _record_bytes(p: Prediction, fmt: str) -> bytes:
-    """One record's own file in `fmt` (for -o DIR/)."""
-    if fmt in TEXT_FORMATS:
-        return render([p], fmt).encode()
-    if fmt in PICTURE_FORMATS:
-        from . import pictures
-        data = pictures.svg([p]) if fmt == "svg" else pictures.png([p])
-        return data.encode() if isinstance(data, str) else data
-    return _parquet_bytes([p])
-
-
-def _parquet_bytes(preds: list[Prediction]) -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    buf = pa.BufferOutputStream()
-    pq.write_table(parquet_table(preds), buf)
-    return buf.getvalue().to_pybytes()
-
-
 def open_sink(fmt: str, out: str | None, fingerprint: dict, journal: bool, rank_suffix: str = "") -> Sink:
     """The sink for `-o OUT` (None or '-': standard output; ending in '/' or a folder: one file per record)."""
     if out not in (None, STDIO) and is_folder_output(out):
         return FolderSink(fmt, out, fingerprint, rank_suffix, journal)
-    if fmt in PICTURE_FORMATS:
+    if FORMATS[fmt].kind == "picture":
         return PictureSink(fmt, out)
     if out in (None, STDIO):
         return StreamSink(fmt)
     if write_through_target(out):
-        if fmt in BINARY_FORMATS:
+        if FORMATS[fmt].kind == "table":
             raise UserError(f"-f {fmt} cannot be written through to {out}: give a regular file")
         return StreamSink(fmt, out)
     return FileSink(fmt, out, fingerprint, journal)

@@ -1,5 +1,6 @@
-"""The ASGI app of ss-serve (FastAPI): POST /api/predict, GET /api/health, GET / (the page); the OpenAPI
-schema at /openapi.json, its docs at /docs and /redoc. Every error a client sees is JSON {"error": "one line"}."""
+"""The ASGI app of ss-serve (FastAPI): POST /api/predict, GET /api/health, GET /api/formats (the formats it
+offers: those the registry marks served), GET / (the page); the OpenAPI schema at /openapi.json, its docs at
+/docs and /redoc. Every error a client sees is JSON {"error": "one line"}."""
 from __future__ import annotations
 
 import asyncio
@@ -24,21 +25,14 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from ..api import SOURCE
 from ..errors import FormatError, NucleotideError, UserError
-from ..prediction.renderers import render
+from ..prediction import pictures
+from ..prediction.renderers import FORMATS, render
 from .batcher import Batcher, QueueFull
 from .limits import Limits
 
 
-class Format(str, Enum):
-    json = "json"
-    ss2 = "ss2"
-    horiz = "horiz"
-    fasta = "fasta"
-    svg = "svg"
-
-
-MEDIA = {"json": "application/json", "svg": "image/svg+xml"}  # the others: text/plain
-PICTURES = "ss_predict.prediction.pictures"  # svg(pred) -> str, the cartoon; the svg format needs it (and matplotlib)
+SERVED = {name: f for name, f in FORMATS.items() if f.served}  # the registry's formats this server offers
+Format = Enum("Format", {name: name for name in SERVED}, type=str)  # the format parameter, checked by FastAPI
 OTHER_FORMATS = "format=json, ss2 or horiz"
 PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
             "img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -118,24 +112,20 @@ def model_label(spec: str) -> str:
     return ",".join(Path(s.strip()).name for s in spec.split(",") if s.strip())
 
 
-def render_svg(preds: list) -> str:
-    from ..prediction.pictures import svg  # noqa: PLC0415 (optional module; checked before the request is queued)
-    return svg(preds)  # several records: stacked in one picture, as ss-predict -f svg -o FILE.svg
+def render_picture(preds: list, fmt: str) -> str:
+    return FORMATS[fmt].render(preds)  # several records: stacked in one picture, as ss-predict -f svg -o FILE.svg
 
 
-def _check_svg(proteins: list, limits: Limits) -> None:
-    """Refuse, before queueing, a format=svg request this server cannot draw: no pictures module or no
-    matplotlib (400), more residues than `max_svg_residues` or a chain over pictures.MAX_RESIDUES (413)."""
-    if importlib.util.find_spec(PICTURES) is None:
-        raise ApiError(400, f"format svg needs ss_predict.prediction.pictures, which this installation lacks; use {OTHER_FORMATS}")
+def _check_picture(fmt: str, proteins: list, limits: Limits) -> None:
+    """Refuse, before queueing, a picture request this server cannot draw: no matplotlib (400), more residues
+    than `max_svg_residues` or a chain over pictures.MAX_RESIDUES (413)."""
     if importlib.util.find_spec("matplotlib") is None:
-        raise ApiError(400, 'format svg needs matplotlib, which this server lacks (its operator can pip install '
+        raise ApiError(400, f'format {fmt} needs matplotlib, which this server lacks (its operator can pip install '
                             f'"ss-predict[plot]"); use {OTHER_FORMATS}')
     residues = sum(len(p.sequence) for p in proteins)
     if residues > limits.max_svg_residues:
-        raise ApiError(413, f"{residues:,} residues in this request; format svg draws at most "
+        raise ApiError(413, f"{residues:,} residues in this request; format {fmt} draws at most "
                             f"{limits.max_svg_residues:,} per request: send fewer, or use {OTHER_FORMATS}")
-    from ..prediction import pictures  # noqa: PLC0415
     for p in proteins:
         try:
             pictures.check_length(p.id, len(p.sequence), OTHER_FORMATS)
@@ -207,7 +197,7 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
     async def _crash(request, e: Exception):  # the traceback goes to the server's log, never to the client
         return error(500, "internal server error; the server's log has the details")
 
-    async def draw(preds: list, deadline: float) -> str:
+    async def draw(preds: list, fmt: str, deadline: float) -> str:
         """The picture, drawn within the request's deadline (else 504; the drawing thread finishes it)."""
         loop = asyncio.get_running_loop()
         late = ApiError(504, f"no picture within {limits.timeout:g} s of the request's arrival (drawing is slow); "
@@ -215,13 +205,13 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
         if deadline - loop.time() <= 0:
             raise late
         try:
-            return await asyncio.wait_for(loop.run_in_executor(drawer, render_svg, preds), deadline - loop.time())
+            return await asyncio.wait_for(loop.run_in_executor(drawer, render_picture, preds, fmt), deadline - loop.time())
         except asyncio.TimeoutError:  # not started yet: cancelled; started: it runs on, its picture discarded
             raise late from None
 
     @app.post("/api/predict", responses={**ERRORS, 200: {
                   "description": "the predictions in the chosen format (several: a JSON object of their texts)",
-                  "content": {"text/plain": {}, "image/svg+xml": {}}}},
+                  "content": {f.media.split(";")[0]: {} for f in SERVED.values()}}},
               openapi_extra={"requestBody": PREDICT_BODY}, summary="Predict secondary structure")
     async def predict(request: Request, fmt: list[Format] = Query(
             [Format.json], alias="format", description="json: ss-predict's JSON records. Several (format=json&"
@@ -241,8 +231,9 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
         if residues > limits.max_residues:
             raise ApiError(413, f"{residues:,} residues in this request; this server takes at most "
                                 f"{limits.max_residues:,} per request: split it")
-        if "svg" in formats:
-            _check_svg(proteins, limits)
+        drawn = [f for f in formats if SERVED[f].kind == "picture"]
+        for f in drawn:
+            _check_picture(f, proteins, limits)
         try:
             future = batcher.submit(proteins)
         except QueueFull as e:
@@ -254,11 +245,11 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
         except asyncio.TimeoutError:  # wait_for cancelled the future: the worker skips it if it has not started it
             raise ApiError(504, f"no prediction within {limits.timeout:g} s (the server is busy); "
                                 "try again later or send fewer residues") from None
-        texts = await run_in_threadpool(lambda: {f: render(preds, f) for f in formats if f != "svg"})
-        if "svg" in formats:
-            texts["svg"] = await draw(preds, deadline)
+        texts = await run_in_threadpool(lambda: {f: render(preds, f) for f in formats if f not in drawn})
+        for f in drawn:
+            texts[f] = await draw(preds, f, deadline)
         if len(formats) == 1:
-            return Response(texts[formats[0]], media_type=MEDIA.get(formats[0], "text/plain; charset=utf-8"))
+            return Response(texts[formats[0]], media_type=SERVED[formats[0]].media)
         return JSONResponse({f: texts[f] for f in formats})
 
     @app.get("/api/health", summary="Model, version, queue")
@@ -269,6 +260,10 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
                 "served": {"accepted": batcher.accepted, "requests": batcher.requests, "runs": batcher.runs,
                            "residues": batcher.residues},
                 "limits": {**asdict(limits), "max_tokens": predictor.max_tokens}}
+
+    @app.get("/api/formats", summary="The formats offered (the page's download menu)")
+    async def formats():
+        return [{"name": f.name, "extension": f.extension, "kind": f.kind, "media": f.media} for f in SERVED.values()]
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index():
