@@ -17,7 +17,7 @@ from ss_predict.core.alphabet import SS8  # noqa: E402
 from ss_predict.api import Predictor  # noqa: E402
 from ss_predict.errors import UserError  # noqa: E402
 from ss_predict.inference.calibration import to_ss3  # noqa: E402
-from ss_predict.core.records import Prediction  # noqa: E402
+from ss_predict.prediction.result import Prediction  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "example.fasta"

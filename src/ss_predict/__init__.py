@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 # name -> module that defines it, imported on first access (PEP 562) so `import ss_predict` stays fast
 _LAZY = {"Predictor": "api", "read_proteins": "api", "write": "api", "STATES8": "api", "STATES3": "api",
-         "Prediction": "core.records", "UserError": "errors", "FormatError": "errors"}
+         "Prediction": "prediction.result", "UserError": "errors", "FormatError": "errors"}
 __all__ = ["__version__", "predict", *_LAZY]
 
 

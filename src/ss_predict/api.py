@@ -15,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .core.alphabet import SS3, SS8
-from .core.records import Prediction, Protein
+from .core.records import Protein
+from .prediction.result import Prediction
 from .prediction.renderers import FORMATS
 from .prediction.predictor import SOURCE, Predictor, Shard, iter_input  # noqa: F401  (the API's names)
 from .prediction.writers import check_output, open_sink

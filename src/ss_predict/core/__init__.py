@@ -1,1 +1,1 @@
-"""Types every layer shares and nothing else: the alphabets, the `Protein` and `Prediction` records, record ids as file names, and safe file writing. Imports no other part of ss_predict but `errors`."""
+"""Types every layer shares and nothing else: the alphabets, the `Protein` record, record ids as file names, and safe file writing. Imports no other part of ss_predict but `errors`."""

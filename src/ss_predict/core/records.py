@@ -1,11 +1,11 @@
-"""The in-memory records shared by every layer: `Protein` (one chain, maybe labelled) and `Prediction`."""
+"""The in-memory record of one protein, shared by every reader, writer, model and metric: `Protein`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .alphabet import SS3, SS8, UNSCORED, ss8_to_ss3
+from .alphabet import UNSCORED, ss8_to_ss3
 
 
 @dataclass
@@ -58,28 +58,3 @@ class Protein:
     @property
     def n_scored(self) -> int:
         return int(self.mask.sum())
-
-
-@dataclass(repr=False)
-class Prediction:
-    id: str
-    sequence: str
-    p8: np.ndarray  # L x 8 (alphabet.SS8 order)
-    p3: np.ndarray  # L x 3 (alphabet.SS3 order)
-
-    def __repr__(self) -> str:
-        ss3 = self.ss3
-        return f"Prediction(id={self.id!r}, length={len(self.sequence)}, ss3={ss3[:30]!r}{'...' if len(ss3) > 30 else ''})"
-
-    def plot(self, title: str | None = None):
-        """This prediction as a PSIPRED-style cartoon: a matplotlib Figure (see ss_predict.prediction.pictures)."""
-        from ..prediction.pictures import figure  # the optional drawing layer (matplotlib), on first use only
-        return figure(self, title)
-
-    @property
-    def ss8(self) -> str:
-        return "".join(SS8[i] for i in self.p8.argmax(1))
-
-    @property
-    def ss3(self) -> str:
-        return "".join(SS3[i] for i in self.p3.argmax(1))

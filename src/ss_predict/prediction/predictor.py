@@ -24,7 +24,8 @@ from ..data.features import uses_profile
 from ..data.formats.fasta import iter_fasta_proteins, iter_proteins
 from ..core.files import STDIO, display_name
 from ..core.names import file_name
-from ..core.records import Prediction, Protein
+from ..core.records import Protein
+from .result import Prediction
 from .memory import bound_heap, release_freed_memory
 from .plan import checked_file_names, scan_fasta, valid_proteins, windows_of
 from .renderers import FORMATS

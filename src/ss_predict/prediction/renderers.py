@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.alphabet import SS3, SS8
-from ..core.records import Prediction
+from .result import Prediction
 from . import pictures
 
 

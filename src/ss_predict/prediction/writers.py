@@ -22,7 +22,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..core.names import file_name
 from ..core.files import STDIO, atomic_write_bytes, check_writable, take_over, write_stdout, write_through_target
-from ..core.records import Prediction
+from .result import Prediction
 from .renderers import FORMATS, render, render_file
 
 JOURNAL_VERSION = 1
