@@ -19,7 +19,7 @@ import torch
 
 from ss_predict.inference.calibration import fit_file
 from ss_predict.checkpoint.format import load_checkpoint, members, model_path
-from ss_predict.cli.main import guarded
+from ss_predict.cli.args import guarded
 from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError
 from ss_predict.core.files import atomic_path
