@@ -146,7 +146,7 @@ def scaling(threads: int) -> dict:
                   "trainer.progress=false", "trainer.tensorboard=false", "model=cnn_bigru"]
         for n in (1, 2):
             env = dict(os.environ, OMP_NUM_THREADS=str(max(1, threads // n)))
-            cmd = [sys.executable, "-m", "ss_predict.cli.torchrun", *common, f"run_dir={tmp}/r{n}",
+            cmd = [sys.executable, "-m", "ss_predict.cli.train", *common, f"run_dir={tmp}/r{n}",
                    f"trainer.threads={max(1, threads // n)}"]
             if n > 1:
                 cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",

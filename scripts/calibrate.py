@@ -20,7 +20,7 @@ import torch
 from ss_predict.evaluation.calibrate import fit_file
 from ss_predict.checkpoint.format import load_checkpoint, members
 from ss_predict.checkpoint.loading import model_path
-from ss_predict.cli.main import guarded
+from ss_predict.cli.args import guarded
 from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError
 from ss_predict.core.files import atomic_path

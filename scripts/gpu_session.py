@@ -182,7 +182,7 @@ def train_all(s: Session, recipes: list[str], parallel: int, minutes: float | No
             s.say(f"{r}: {' '.join(overrides)} -> trainer " + ", ".join(
                 f"{k}={trainer[r].get(k)}" for k in ("max_epochs", "lr", "max_tokens", "eval_max_tokens", "crop")))
             f = open(path, "w")
-            proc = subprocess.Popen([sys.executable, "-m", "ss_predict.cli.torchrun", *overrides], stdout=f,
+            proc = subprocess.Popen([sys.executable, "-m", "ss_predict.cli.train", *overrides], stdout=f,
                                     stderr=subprocess.STDOUT, cwd=REPO)
             running[r] = {"proc": proc, "file": f, "start": time.time(), "log": path, "stopped": False}
         time.sleep(0.5)
@@ -224,7 +224,7 @@ def score(s: Session, recipes: list[str], parallel: int) -> dict:
         wave = {}
         for r in jobs[i:i + parallel]:
             out, path = s.work / "eval" / f"{r}.json", s.work / "logs" / f"eval_{r}.log"
-            cmd = [sys.executable, "-c", "from ss_predict.cli.main import eval_main; eval_main()",
+            cmd = [sys.executable, "-c", "from ss_predict.cli.eval import eval_main; eval_main()",
                    f"checkpoint={s.work / 'runs' / r / 'best.pt'}", f"data=[{','.join(sets)}]", f"output={out}",
                    "device=cpu" if s.dry else "device=auto"]
             f = open(path, "w")

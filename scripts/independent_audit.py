@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from ss_predict.data.build.audit import load_set
-from ss_predict.cli.main import guarded
+from ss_predict.cli.args import guarded
 from ss_predict.errors import UserError
 
 ARGS = ["-s", "7.5", "--max-seqs", "5000", "--mask", "0", "--comp-bias-corr", "0", "-e", "0.01",

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from ss_predict.checkpoint.loading import save_ensemble
-from ss_predict.cli.main import guarded
+from ss_predict.cli.args import guarded
 
 
 @guarded  # a bad path or mixed feature specs: one line, exit 2

@@ -20,7 +20,7 @@ import torch
 
 from ss_predict.data.batching import EncodedSet
 from ss_predict.checkpoint.loading import load_models, save_ensemble
-from ss_predict.cli.main import guarded
+from ss_predict.cli.args import guarded
 from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError
 from ss_predict.inference.calibration import to_ss3

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import ss_predict
-from ss_predict.cli.main import predict_main
+from ss_predict.cli import predict_main
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "example.fasta"
@@ -99,7 +99,7 @@ def test_allow_nucleotide_and_wrong_types(predictor):
 
 def test_predict_stays_callable_after_the_cli_imports():
     """The CLI's imports (ss_predict.prediction.predictor, ss_predict.api) leave the function ss_predict.predict in place."""
-    code = ("import ss_predict; import ss_predict.prediction.predictor, ss_predict.api, ss_predict.cli.main; "
+    code = ("import ss_predict; import ss_predict.prediction.predictor, ss_predict.api, ss_predict.cli.predict; "
             "p = ss_predict.predict(['MKVLAAGIVG']); assert p[0].id == 'seq1' and len(p[0].ss8) == 10")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 

@@ -97,7 +97,7 @@ def test_consensus_eval(tmp_path, out_dir):
         train(load_config("train", ["data=tiny", "trainer=tiny", f"model={name}", f"run_dir={tmp_path}/{name}",
                                     "model.kwargs.max_windows=1000"]))
     out = tmp_path / "e.json"
-    r = subprocess.run([sys.executable, "-c", "from ss_predict.cli.main import eval_main; eval_main()",
+    r = subprocess.run([sys.executable, "-c", "from ss_predict.cli import eval_main; eval_main()",
                         f"checkpoint=[{tmp_path}/gnb/best.pt,{tmp_path}/linear_svm/best.pt]", "data=casp12",
                         f"output={out}"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -122,7 +122,7 @@ def test_missing_or_malformed_source_fails_clearly(tmp_path, out_dir):
 
 @pytest.mark.data("cb513", "pisces25_valid")
 def test_audit_train_valid_of_built_set_is_clean(small_pool, tmp_path, out_dir, capsys):
-    from ss_predict.cli.main import data_main
+    from ss_predict.cli import data_main
     pool_path, _, _ = small_pool
     cfg = _cfg(pool_path, tmp_path / "a")
     build(cfg)
@@ -134,7 +134,7 @@ def test_audit_train_valid_of_built_set_is_clean(small_pool, tmp_path, out_dir, 
 
 @pytest.mark.data("cb513", "pisces25_valid")
 def test_audit_finds_planted_homologues(small_pool, data_root, tmp_path, capsys):
-    from ss_predict.cli.main import data_main
+    from ss_predict.cli import data_main
     pool_path, target, _ = small_pool
     cb513 = data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv"
     with pytest.raises(SystemExit) as e:
@@ -205,7 +205,7 @@ def test_mmseqs_own_kmer_size_finds_pairs_the_5mer_prefilter_misses(tmp_path, ca
     # the builder's configured search and the audit share it
     cfg = load_config("build", ["paths.output_dir=" + str(tmp_path)])
     assert list(MMseqs(**OmegaConf.to_container(cfg.mmseqs)).kmers) == [5, 0]
-    from ss_predict.cli.main import data_main
+    from ss_predict.cli import data_main
     with pytest.raises(SystemExit) as e:
         data_main(["audit", str(FIX / "kmer_blind_spot_train.fasta"), str(FIX / "kmer_blind_spot_ts115.fasta"),
                    "--threads", "1", "--no-blast"])

@@ -170,7 +170,7 @@ def test_ss_eval_writes_ece_and_plots_unless_switched_off(built, tmp_path, out_d
     pytest.importorskip("matplotlib", reason="ss-eval plots need matplotlib (the plot extra)")
 
     def ss_eval(*args):
-        return subprocess.run([sys.executable, "-c", "from ss_predict.cli.main import eval_main; eval_main()",
+        return subprocess.run([sys.executable, "-c", "from ss_predict.cli import eval_main; eval_main()",
                                f"checkpoint={built['ckpt']}", "data=casp12", *args], capture_output=True, text=True)
     r = ss_eval(f"output={tmp_path}/e.json")
     assert r.returncode == 0, r.stderr

@@ -11,7 +11,7 @@ from ss_predict.models import create_model
 
 
 def cli(entry, *args):
-    return subprocess.run([sys.executable, "-c", f"from ss_predict.cli.main import {entry}; {entry}()", *args],
+    return subprocess.run([sys.executable, "-c", f"from ss_predict.cli import {entry}; {entry}()", *args],
                           capture_output=True, text=True)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from ss_predict.cli.main import train_main
+from ss_predict.cli import train_main
 from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError
 from ss_predict.config.schema import TRAINER_KEYS
@@ -48,22 +48,22 @@ def test_the_pairs_of_the_issue():
     assert (plain.max_epochs, plain.lr, plain.max_tokens) == (30, 2e-3, 16384)
 
 
-BAD = [("trainer.lr=-1", "trainer.lr=-1.0 must be > 0"),
-       ("trainer.lr=0", "trainer.lr=0.0 must be > 0"),
-       ("trainer.max_epochs=0", "trainer.max_epochs=0 must be >= 1"),
-       ("trainer.max_tokens=0", "trainer.max_tokens=0 must be >= 1"),
-       ("trainer.eval_max_tokens=-5", "trainer.eval_max_tokens=-5 must be >= 1"),
-       ("trainer.crop=0", "trainer.crop=0 must be >= 1"),
-       ("trainer.threads=0", "trainer.threads=0 must be >= 1"),
-       ("trainer.num_workers=-1", "trainer.num_workers=-1 must be >= 0"),
-       ("trainer.patience=-2", "trainer.patience=-2 must be >= 0"),
-       ("trainer.warmup_steps=-1", "trainer.warmup_steps=-1 must be >= 0"),
-       ("trainer.devices=0", "trainer.devices=0 must be >= 1"),
-       ("trainer.max_minutes=0", "trainer.max_minutes=0.0 must be > 0"),
-       ("trainer.run_epochs=0", "trainer.run_epochs=0 must be >= 1"),
-       ("trainer.ema_decay=1", "trainer.ema_decay=1.0 must be in [0, 1)"),
-       ("trainer.label_smoothing=-0.1", "trainer.label_smoothing=-0.1 must be in [0, 1)"),
-       ("trainer.distill_weight=2", "trainer.distill_weight=2.0 must be in [0, 1]"),
+BAD = [("trainer.lr=-1", "trainer.lr=-1.0 must be above 0"),
+       ("trainer.lr=0", "trainer.lr=0.0 must be above 0"),
+       ("trainer.max_epochs=0", "trainer.max_epochs=0 must be at least 1"),
+       ("trainer.max_tokens=0", "trainer.max_tokens=0 must be at least 1"),
+       ("trainer.eval_max_tokens=-5", "trainer.eval_max_tokens=-5 must be at least 1"),
+       ("trainer.crop=0", "trainer.crop=0 must be at least 1"),
+       ("trainer.threads=0", "trainer.threads=0 must be at least 1"),
+       ("trainer.num_workers=-1", "trainer.num_workers=-1 must be at least 0"),
+       ("trainer.patience=-2", "trainer.patience=-2 must be at least 0"),
+       ("trainer.warmup_steps=-1", "trainer.warmup_steps=-1 must be at least 0"),
+       ("trainer.devices=0", "trainer.devices=0 must be at least 1"),
+       ("trainer.max_minutes=0", "trainer.max_minutes=0.0 must be above 0"),
+       ("trainer.run_epochs=0", "trainer.run_epochs=0 must be at least 1"),
+       ("trainer.ema_decay=1", "trainer.ema_decay=1.0 must be at least 0 and below 1"),
+       ("trainer.label_smoothing=-0.1", "trainer.label_smoothing=-0.1 must be at least 0 and below 1"),
+       ("trainer.distill_weight=2", "trainer.distill_weight=2.0 must be at least 0 and at most 1"),
        ("trainer.schedule=linear", "trainer.schedule=linear must be one of cosine, constant"),
        ("trainer.precision=fp16", "trainer.precision=fp16 must be one of auto, fp32"),
        ("trainer.device=gpu", "trainer.device=gpu must be auto, cpu, cuda, cuda:N or mps"),
@@ -89,7 +89,7 @@ def test_bad_trainer_values_are_one_line_before_any_run_folder(override, message
 def test_train_checks_a_config_changed_after_loading(tmp_path):
     cfg = load_config("train", ["model=phd", "data=tiny", "trainer=tiny", f"run_dir={tmp_path}/run"])
     cfg.trainer.lr = -1.0  # a float: the schema's type allows it, the range does not
-    with pytest.raises(UserError, match=r"trainer.lr=-1.0 must be > 0 \(default: 0.002\)"):
+    with pytest.raises(UserError, match=r"trainer.lr=-1.0 must be above 0 \(default: 0.002\)"):
         train(cfg)
     assert not (tmp_path / "run").exists()
 
@@ -111,7 +111,7 @@ def test_scoring_does_not_import_the_trainer():
 
 
 def _help(entry: str, *args) -> str:
-    r = subprocess.run([sys.executable, "-c", f"from ss_predict.cli.main import {entry}; {entry}()", *args],
+    r = subprocess.run([sys.executable, "-c", f"from ss_predict.cli import {entry}; {entry}()", *args],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stderr == "", r.stderr
     return r.stdout

@@ -17,7 +17,7 @@ import torch
 from ss_predict.data.batching import EncodedSet, epoch_loader, length_batches
 from ss_predict.checkpoint.format import load_checkpoint
 from ss_predict.checkpoint.loading import build_model, load_models
-from ss_predict.cli.main import predict_main
+from ss_predict.cli import predict_main
 from ss_predict.config.compose import load_config
 from ss_predict.data.formats import read_any
 from ss_predict.inference.engine import autocast, predict_sets
@@ -148,7 +148,7 @@ def test_single_rank_nccl_ddp_step_matches_plain_model(casp12, monkeypatch):
 
 def test_one_process_torchrun_training_on_cuda(tmp_path, casp12, out_dir):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1",
-           "-m", "ss_predict.cli.torchrun", *TINY, "trainer.device=cuda", "trainer.max_epochs=3", "trainer.lr=5e-3",
+           "-m", "ss_predict.cli.train", *TINY, "trainer.device=cuda", "trainer.max_epochs=3", "trainer.lr=5e-3",
            "trainer.num_workers=2", f"run_dir={tmp_path}/run"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -24,7 +24,7 @@ def torchrun(*args, env=None):
 def test_two_ranks_match_one_rank(tmp_path, out_dir):
     train(load_config("train", [*TINY, f"run_dir={tmp_path}/one"]))
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    r = torchrun("-m", "ss_predict.cli.torchrun", *TINY, f"run_dir={tmp_path}/two", env=env)
+    r = torchrun("-m", "ss_predict.cli.train", *TINY, f"run_dir={tmp_path}/two", env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.count("[ss-train] epoch 1:") == 1  # only rank 0 logs
     one = json.loads((tmp_path / "one/summary.json").read_text())["history"]

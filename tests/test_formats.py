@@ -203,7 +203,7 @@ def test_protein_record_checks_lengths():
 
 @pytest.mark.data("casp12")
 def test_convert_to_zhou_prints_what_it_dropped(tmp_path, data_root, capsys):
-    from ss_predict.cli.main import data_main
+    from ss_predict.cli import data_main
     data_main(["convert", str(data_root / "lift_ss_testsets/CASP12.txt"), str(tmp_path / "c.npy.gz"), "--to", "zhou"])
     out = capsys.readouterr().out
     assert "wrote 47 proteins (49 rows)" in out and "dropped 1276 residues without an 8-state label" in out

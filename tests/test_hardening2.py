@@ -15,7 +15,7 @@ import torch
 
 from ss_predict.checkpoint.format import load_checkpoint, save_checkpoint
 from ss_predict.checkpoint.loading import WEIGHTS
-from ss_predict.cli.main import data_main, eval_main, predict_main, train_main
+from ss_predict.cli import data_main, eval_main, predict_main, train_main
 from ss_predict.config.compose import load_config
 from ss_predict.errors import FormatError, UserError
 from ss_predict.data.features import spec_dict
@@ -254,7 +254,7 @@ def test_resume_from_a_damaged_train_state_is_one_line(last_pt, tmp_path, out_di
 
 DRIVER = textwrap.dedent("""
     import io, json, sys, contextlib
-    from ss_predict.cli.main import data_main, eval_main, predict_main
+    from ss_predict.cli import data_main, eval_main, predict_main
     entries = {"predict": predict_main, "data": data_main, "eval": eval_main}
     results = []
     for entry, args in json.loads(sys.argv[1]):
@@ -313,7 +313,7 @@ def test_sigterm_removes_the_temporary_file(tmp_path):
     target.write_text("old\n")
     script = textwrap.dedent("""
         import os, signal, sys, time
-        from ss_predict.cli.main import guarded
+        from ss_predict.cli.args import guarded
         from ss_predict.core.files import atomic_path
 
         @guarded
@@ -359,7 +359,7 @@ def test_eval_writes_through_devices(cwd, out_dir, capsys):
 # ---- numeric and path options of ss-eval, ss-data audit and build ------------------------------------------
 
 @pytest.mark.parametrize("args, words", [
-    (["max_tokens=0"], "max_tokens=0: must be a whole number"),
+    (["max_tokens=0"], "max_tokens=0 must be at least 1"),
     (["max_tokens=null"], "max_tokens=None"),
     (["checkpoint=123"], "checkpoint=123: give checkpoint=PATH"),
     (["checkpoint=[default,null]"], "checkpoint=['default', None]"),
@@ -382,7 +382,7 @@ def test_audit_numeric_options_one_line(cwd, capsys, flag, value):
     assert code == 2 and f"argument {flag}:" in one_line_error(err) and out == ""
 
 
-@pytest.mark.parametrize("override, words", [("valid_fraction=0", "valid_fraction=0: must be a number between 0 and 1"),
+@pytest.mark.parametrize("override, words", [("valid_fraction=0", "valid_fraction=0.0 must be above 0 and below 1"),
                                              ("identity=1.5", "identity=1.5"), ("mmseqs.evalue=-1", "above 0"),
                                              ("min_aln_len=0", "at least 1"), ("blast.threads=0", "at least 1")])
 def test_build_numeric_options_one_line_before_any_work(cwd, out_dir, capsys, override, words):

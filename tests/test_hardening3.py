@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import ss_predict
-from ss_predict.cli.main import data_main, eval_main, predict_main, train_main
+from ss_predict.cli import data_main, eval_main, predict_main, train_main
 from ss_predict.errors import FormatError
 from ss_predict.prediction.predictor import Predictor
 from ss_predict.serve.cli import parse_args as serve_args
@@ -162,12 +162,12 @@ def test_diverged_training_saves_no_checkpoint(cwd, out_dir, capsys):
 # ---- numeric options of ss-predict and ss-serve -------------------------------------------------------------
 
 @pytest.mark.parametrize("entry, args, words", [
-    ("predict_main", [str(FASTA), "--threads", "100000"], "argument --threads: must be at most 1024"),
-    ("train_main", [*TINY, "trainer.threads=100000"], "trainer.threads=100000 must be at most 1024"),
+    ("predict_main", [str(FASTA), "--threads", "100000"], "argument --threads: must be at least 1 and at most 1024"),
+    ("train_main", [*TINY, "trainer.threads=100000"], "trainer.threads=100000 must be at least 1 and at most 1024"),
 ])
 def test_thread_counts_that_crash_torch_are_refused(cwd, out_dir, entry, args, words):
     """torch.set_num_threads(100000) is a segmentation fault: run in a child, so that a regression fails here."""
-    r = subprocess.run([sys.executable, "-c", f"import sys; from ss_predict.cli.main import {entry}; {entry}(sys.argv[1:])",
+    r = subprocess.run([sys.executable, "-c", f"import sys; from ss_predict.cli import {entry}; {entry}(sys.argv[1:])",
                         *args], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and words in one_line_error(r.stderr), (r.returncode, r.stderr[-500:])
     assert not out_dir.exists()
@@ -310,7 +310,7 @@ def test_sigterm_during_prediction_is_status_143_and_resumable(cwd):
     (cwd / "in.fasta").write_text(MANY)
     script = textwrap.dedent("""
         import os, signal, sys
-        from ss_predict.cli.main import predict_main
+        from ss_predict.cli import predict_main
         from ss_predict.prediction.predictor import Predictor
         original, calls = Predictor._write, [0]
         def write(self, *a, **k):
@@ -348,7 +348,7 @@ def test_api_odd_arguments(tmp_path, capsys):
 
 
 def test_eval_output_that_cannot_be_written_is_refused_before_scoring(tmp_path, cwd, capsys):
-    from ss_predict.cli.main import eval_main
+    from ss_predict.cli import eval_main
     (tmp_path / "dir").mkdir()
     for output, words in ((f"{tmp_path}/dir/", "not a folder"), (f"{tmp_path}/dir", "it is a folder"),
                           (f"{tmp_path}/afile/x.json", "is a file, not a folder")):

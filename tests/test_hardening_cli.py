@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ss_predict.checkpoint.format import load_checkpoint, save_checkpoint
-from ss_predict.cli.main import data_main, eval_main, train_main
+from ss_predict.cli import data_main, eval_main, train_main
 from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError
 from ss_predict.evaluation.evaluate import default_output

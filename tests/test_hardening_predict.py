@@ -13,7 +13,7 @@ import threading
 import pytest
 import torch
 
-from ss_predict.cli.main import predict_main
+from ss_predict.cli import predict_main
 from ss_predict.data.formats.fasta import parse_records
 
 FASTA = ">p1 first\nMKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK\n>p2\nGSHMSEQLTEEQIAEFKEAFSLFDKDGDGTITTKELGTVMRSL\n"

@@ -112,7 +112,7 @@ def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-c", "from ss_predict.cli.main import predict_main; predict_main()", *args],
+    return subprocess.run([sys.executable, "-c", "from ss_predict.cli import predict_main; predict_main()", *args],
                           capture_output=True, text=True)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from ss_predict.core.alphabet import SS3, SS8
 from ss_predict.checkpoint.loading import bundled_models
-from ss_predict.cli.main import predict_main
+from ss_predict.cli import predict_main
 from ss_predict.config.compose import load_config
 from ss_predict.training.loop import train
 

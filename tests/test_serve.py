@@ -27,7 +27,7 @@ import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 import ss_predict  # noqa: E402
-from ss_predict.cli.main import predict_main  # noqa: E402
+from ss_predict.cli import predict_main  # noqa: E402
 from ss_predict.errors import UserError  # noqa: E402
 from ss_predict.serve import app as app_module  # noqa: E402
 from ss_predict.serve.app import create_app  # noqa: E402

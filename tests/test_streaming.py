@@ -29,7 +29,7 @@ def casp12(data_root, tmp_path_factory):
 def ss_predict_cli(*args, env=None, code=None):
     """ss-predict in a fresh process; with `code`, Python run before the CLI (to kill it at an exact point)."""
     if code:
-        cmd = [sys.executable, "-c", code + "\nfrom ss_predict.cli.main import predict_main\npredict_main()", *args]
+        cmd = [sys.executable, "-c", code + "\nfrom ss_predict.cli import predict_main\npredict_main()", *args]
     else:
         cmd = [sys.executable, "-m", "ss_predict", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)

@@ -104,10 +104,10 @@ def test_config_errors_are_one_line(tmp_path, out_dir):
 
 
 def test_ss_train_cli_info_and_bad_key():
-    ok = subprocess.run([sys.executable, "-c", "from ss_predict.cli.main import train_main; train_main()",
+    ok = subprocess.run([sys.executable, "-c", "from ss_predict.cli import train_main; train_main()",
                          "info=true", "model=dilated_cnn"], capture_output=True, text=True)
     assert ok.returncode == 0 and "receptive field 131" in ok.stdout
-    bad = subprocess.run([sys.executable, "-c", "from ss_predict.cli.main import train_main; train_main()",
+    bad = subprocess.run([sys.executable, "-c", "from ss_predict.cli import train_main; train_main()",
                           "trainer.nope=1"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "trainer.nope" in bad.stderr
 
@@ -116,7 +116,7 @@ def test_ss_train_cli_info_and_bad_key():
 def test_ctrl_c_saves_last(tmp_path, out_dir):
     import signal
     import time
-    proc = subprocess.Popen([sys.executable, "-m", "ss_predict.cli.torchrun", "data=tiny", "trainer=tiny",
+    proc = subprocess.Popen([sys.executable, "-m", "ss_predict.cli.train", "data=tiny", "trainer=tiny",
                              "trainer.max_epochs=500", f"run_dir={tmp_path}/run", "model=phd"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             # as from a terminal: a test run in the background (nohup, `&`) inherits SIGINT ignored

@@ -13,7 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..errors import UserError
 from .help import help_text
-from .schema import TRAINER_DEFAULTS, check_trainer, register, shown, unknown_trainer_key
+from .rules import shown
+from .schema import TRAINER_DEFAULTS, check_trainer, register, unknown_trainer_key
 
 register()  # the typed schemas the configs' defaults lists start with
 if not OmegaConf.has_resolver("ss_help"):  # hydra.help.template of train.yaml / eval.yaml: `ss-train --help`

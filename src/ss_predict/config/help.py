@@ -9,6 +9,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from .rules import shown
 from .schema import trainer_keys_help
 
 TRAIN_KEYS = {  # the top-level keys of configs/train.yaml (tests/test_config.py checks that none is missing)
@@ -57,15 +58,11 @@ def top_level(name: str) -> dict:
     return {k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items() if k not in ("defaults", "hydra")}
 
 
-def _shown(v) -> str:
-    return "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-
-
 def _keys(name: str, docs: dict) -> str:
     rows = []
     for key, default in top_level(name).items():
-        shown = "" if "${" in str(default) else _shown(default)  # an interpolation: its doc says the default
-        rows.append(f"  {key}={shown}".ljust(26) + f" {docs.get(key, '')}")
+        text = "" if "${" in str(default) else shown(default)  # an interpolation: its doc says the default
+        rows.append(f"  {key}={text}".ljust(26) + f" {docs.get(key, '')}")
     return "\n".join(rows)
 
 

@@ -1,25 +1,23 @@
 """Typed configs (OmegaConf structured configs, registered in Hydra's ConfigStore): what each key of ss-train,
-ss-eval and ss-data build holds. A misspelt key or a value of the wrong type fails composition; `check_trainer`
-then checks the trainer's ranges. `TrainerConfig` is where the trainer's defaults live (configs/trainer/*.yaml
-and the experiments set only what they change)."""
+ss-eval and ss-data build holds, its default where the code owns it, and the `Rule` its values obey. A misspelt
+key or a value of the wrong type fails composition; `check_settings` then checks the rules, in one message style.
+`TrainerConfig` is where the trainer's defaults live (configs/trainer/*.yaml and the experiments set only what they
+change); `HomologyConfig`, `MmseqsConfig` and `BlastConfig` hold the one set of homology defaults."""
 from __future__ import annotations
 
 import difflib
-import math
-import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Optional
 
 from omegaconf import MISSING, OmegaConf
 
 from ..errors import UserError
+from .rules import MAX_THREADS, Rule, refusal, shown
 
 
-def _key(default, doc: str, lo=None, hi=None, *, above: bool = False, below: bool = False, choices=None):
-    """A trainer key: its default, a one-line doc (ss-train --help), the allowed range or choices.
-    lo/hi are inclusive unless above/below (then the bound itself is refused)."""
-    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "above": above, "below": below,
-                                            "choices": choices})
+def _key(default, doc: str = "", lo=None, hi=None, **rule):
+    """A typed key: its default, a one-line doc (ss-train --help), the `Rule` its values obey."""
+    return field(default=default, metadata={"doc": doc, "rule": Rule(lo, hi, whole=type(default) is int, **rule)})
 
 
 @dataclass
@@ -38,10 +36,11 @@ class TrainerConfig:
                             below=True)
     patience: int = _key(6, "early stopping after this many epochs without a better validation Q3 (0 = off)", 0)
     eval_max_tokens: int = _key(65536, "residues per validation batch", 1)
-    device: str = _key("auto", "auto, cpu, cuda, cuda:N or mps")
+    device: str = _key("auto", "auto, cpu, cuda, cuda:N or mps", pattern=r"auto|cpu|mps|cuda(:\d+)?",
+                       allowed="auto, cpu, cuda, cuda:N or mps")
     precision: str = _key("auto", "auto = bf16 autocast on CUDA, fp32 on CPU; fp32 forces fp32",
                           choices=("auto", "fp32"))
-    threads: Optional[int] = _key(None, "CPU threads (null: PyTorch's choice)", 1)
+    threads: Optional[int] = _key(None, "CPU threads (null: PyTorch's choice)", 1, MAX_THREADS)
     log_every: int = _key(20, "steps between training-loss samples", 1)
     progress: bool = _key(True, "progress bar per epoch")
     tensorboard: bool = _key(True, "TensorBoard logs in <run_dir>/tb")
@@ -54,33 +53,6 @@ class TrainerConfig:
     distill_weight: float = _key(0.5, "with teacher=[...]: loss = (1 - w) * labels' loss + w * soft-target loss",
                                  0, 1)
     distill_temperature: float = _key(1.0, "softmax temperature of the teachers' soft targets", 0, above=True)
-
-
-DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-MAX_THREADS = 1024  # trainer.threads; as cli.MAX_THREADS (this module is too heavy for ss-predict to import)
-
-
-def _problem(value, meta: dict) -> str | None:
-    """Why `value` is not allowed by a key's metadata, or None."""
-    lo, hi, choices = meta.get("lo"), meta.get("hi"), meta.get("choices")
-    if choices and value not in choices:
-        return f"must be one of {', '.join(choices)}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if not math.isfinite(value):  # nan passes every comparison; inf trains to NaN weights
-        return "must be a finite number"
-    too_low = lo is not None and (value <= lo if meta["above"] else value < lo)
-    too_high = hi is not None and (value >= hi if meta["below"] else value > hi)
-    if not (too_low or too_high):
-        return None
-    if hi is None:
-        return f"must be {'>' if meta['above'] else '>='} {lo}"
-    return f"must be in {'(' if meta['above'] else '['}{lo}, {hi}{')' if meta['below'] else ']'}"
-
-
-def shown(value) -> str:
-    """A value as it is written on the command line (null, true, 0.002)."""
-    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 TRAINER_DEFAULTS = {f.name: f.default for f in fields(TrainerConfig)}
@@ -103,18 +75,19 @@ def check_trainer(node) -> TrainerConfig:
         t = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainerConfig), node))
     except Exception as e:  # an unknown key or a wrong type in a config built without the schema
         raise UserError(f"config error: trainer: {str(e).splitlines()[0]}") from None
-    for f in fields(t):
-        value = getattr(t, f.name)
-        if value is None:
-            continue
-        why = _problem(value, f.metadata)
-        if f.name == "device" and not DEVICE.fullmatch(str(value).strip().lower()):
-            why = "must be auto, cpu, cuda, cuda:N or mps"
-        if f.name == "threads" and not why and value > MAX_THREADS:  # torch.set_num_threads(100000) segfaults
-            why = f"must be at most {MAX_THREADS}"
-        if why:
-            raise UserError(f"config error: trainer.{f.name}={shown(value)} {why} (default: {shown(f.default)})")
+    check_settings(t, TrainerConfig, "trainer.")
     return t
+
+
+def check_settings(node, schema, prefix: str = "") -> None:
+    """Every value of `node` (a config section or its object) that a key of `schema` has a rule for obeys it (nested
+    sections too), else one line naming the first bad setting."""
+    for f in fields(schema):
+        value = getattr(node, f.name, None)
+        if is_dataclass(f.default_factory):
+            check_settings(value, f.default_factory, f"{prefix}{f.name}.")
+        elif value is not None and "rule" in f.metadata and (why := f.metadata["rule"].problem(value)):
+            raise UserError(refusal(prefix + f.name, value, why, f.default))
 
 
 def trainer_keys_help() -> list[str]:
@@ -149,7 +122,7 @@ class EvalConfig:
     data: Any = None
     checkpoint: Any = None
     device: str = MISSING
-    max_tokens: int = MISSING
+    max_tokens: int = _key(MISSING, "residues per batch", 1)
     output: Optional[str] = None
     exclude: Optional[str] = None
     overwrite: bool = MISSING
@@ -158,38 +131,43 @@ class EvalConfig:
 
 
 @dataclass
+class HomologyConfig:
+    """The homology criteria (data/build/homology.py), shared by ss-data build, ss-data audit and the library."""
+    identity: float = _key(0.25, "identical positions / shorter chain", 0, 1)
+    min_aln_len: int = _key(30, "aligned residues", 1)
+    min_contained: int = _key(20, "exact containment of a whole chain", 1)
+    min_cover: float = _key(0.9, "share of the shorter chain an alignment under min_aln_len must cover", 0, 1)
+
+
+@dataclass
 class MmseqsConfig:
-    binary: str = MISSING
-    sensitivity: float = MISSING
-    evalue: float = MISSING
-    max_seqs: int = MISSING
-    threads: int = MISSING
-    mask: int = MISSING
-    comp_bias_corr: int = MISSING
-    kmers: Any = MISSING  # a list of prefilter k-mer sizes (homology.MMseqs.kmers)
+    binary: str = "mmseqs"
+    sensitivity: float = _key(7.5, "", 0, above=True)
+    evalue: float = _key(0.01, "e-value, MMseqs2 and BLAST+", 0, above=True)
+    max_seqs: int = _key(5000, "", 1)
+    threads: int = _key(2, "", 1)
+    mask: int = 0  # tantan low-complexity masking (0 = off: it hides short repetitive homologues)
+    comp_bias_corr: int = 0  # composition-bias correction (0 = off)
+    kmers: Any = (5, 0)  # prefilter k-mer sizes, one search each (0: MMseqs2's own choice); hits pooled
 
 
 @dataclass
 class BlastConfig:
-    enabled: bool = MISSING
-    binary: str = MISSING
-    evalue: float = MISSING
-    threads: int = MISSING
-    max_target_seqs: int = MISSING
+    enabled: bool = True
+    binary: str = "blastp"
+    evalue: float = _key(0.01, "", 0, above=True)
+    threads: int = _key(2, "", 1)
+    max_target_seqs: int = _key(10000, "", 1)
 
 
 @dataclass
-class BuildConfig:
+class BuildConfig(HomologyConfig):
     """configs/build.yaml (and build_cullpdb.yaml)."""
     paths: Any = None
     sources: Any = None
     benchmarks: Any = None
-    identity: float = MISSING
-    min_aln_len: int = MISSING
-    min_contained: int = MISSING
-    min_cover: float = MISSING
-    min_length: int = MISSING
-    valid_fraction: float = MISSING
+    min_length: int = _key(MISSING, "", 1)
+    valid_fraction: float = _key(MISSING, "", 0, 1, above=True, below=True)
     seed: int = MISSING
     mmseqs: MmseqsConfig = field(default_factory=MmseqsConfig)
     blast: BlastConfig = field(default_factory=BlastConfig)

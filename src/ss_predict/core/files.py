@@ -50,7 +50,7 @@ def _write_through(path: str | Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
-def check_writable(path: str | Path) -> None:
+def check_writable_file(path: str | Path) -> None:
     """Fail early, before a long computation, if `path` (a file to create or replace) cannot be written."""
     if str(path) == STDIO or _write_through(path):
         if str(path) != STDIO and not os.access(path, os.W_OK):
@@ -66,6 +66,17 @@ def check_writable(path: str | Path) -> None:
         raise UserError(f"cannot write {path}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"cannot write {path}: folder {folder} is read-only or not writable by you")
+
+
+def check_writable_folder(folder: Path, what: str = "output folder") -> None:
+    """Create `folder` and a scratch file in it, or raise one line naming the folder and the way out."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test."):
+            pass
+    except OSError as e:
+        raise UserError(f"cannot write the {what} {folder} ({e.strerror or e}): set paths.output_dir=DIR "
+                        "(or SS_OUTPUT_DIR) to a writable folder") from None
 
 
 def _regular_file(path: Path) -> os.stat_result | None:

@@ -1,5 +1,5 @@
-"""Data entries of the configs (`data.train`, `data.cb513`, ...: {format, path, [split], [limit], [manifest]}) read
-into proteins: what ss-train, ss-eval and the scripts share, so that scoring never imports the trainer."""
+"""The one reader of the configs' data entries (`data.train`, `data.cb513`, `sources`, ...: {format, path,
+[split], [limit], [manifest]}) into proteins: what ss-train, ss-eval, ss-data build and the scripts share."""
 from __future__ import annotations
 
 import json
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from ..config.rules import COUNT, refusal
 from ..errors import UserError
 from .formats import read_any
 
@@ -16,8 +17,8 @@ def load_split(spec) -> list:
     spec = OmegaConf.to_container(spec, resolve=True)
     kwargs = {k: v for k, v in spec.items() if k not in ("format", "path", "manifest", "limit")}
     limit = spec.get("limit")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise UserError(f"data limit={limit!r} ({spec['path']}): must be a whole number of chains, at least 1")
+    if limit is not None and (why := COUNT.problem(limit)):
+        raise UserError(f"{refusal('data limit', limit, why)} ({spec['path']})")
     proteins = read_any(spec["path"], spec.get("format"), **kwargs)
     return proteins[:limit] if limit else proteins
 

@@ -14,10 +14,11 @@ from tqdm import tqdm
 from ..data.batching import EncodedSet
 from ..checkpoint.loading import WEIGHTS, load_models, model_path
 from ..config.compose import check_data_paths
+from ..config.schema import EvalConfig, check_settings
 from ..errors import UserError
 from ..inference.engine import calibrated, predict_sets, resolve_device
 from ..data.build.audit import REPORT_HEADER
-from ..core.files import atomic_write_text, check_writable, read_input_text, write_through_target
+from ..core.files import atomic_write_text, check_writable_file, read_input_text, write_through_target
 from .metrics import calibration, score_proteins
 from ..data.splits import load_split
 
@@ -114,7 +115,7 @@ def exclude_chains(sets: dict[str, list], path: str | Path) -> tuple[dict[str, l
 
 
 def check_options(cfg: DictConfig) -> list[str]:
-    """The checkpoint specs; checkpoint, output, exclude and max_tokens of the right kind, else one line."""
+    """The checkpoint specs; checkpoint, output and exclude of the right kind and the schema's rules, else one line."""
     ckpt = cfg.checkpoint
     specs = [ckpt] if isinstance(ckpt, str) else list(ckpt) if isinstance(ckpt, ListConfig) else None
     if not ckpt or specs is None or not all(isinstance(s, str) and s.strip() for s in specs):
@@ -124,10 +125,7 @@ def check_options(cfg: DictConfig) -> list[str]:
         value = cfg.get(key)
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise UserError(f"{key}={value!r}: give a file path (or leave {key} unset)")
-    n = cfg.max_tokens
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise UserError(f"max_tokens={n!r}: must be a whole number of residues per batch, at least 1 "
-                        "(default 65536)")
+    check_settings(cfg, EvalConfig)
     return specs
 
 
@@ -137,7 +135,7 @@ def run_eval(cfg: DictConfig) -> dict:
     if cfg.output:  # a folder, a read-only place: one line before any set is scored, not after
         if str(cfg.output).endswith(("/", os.sep)):
             raise UserError(f"output={cfg.output}: give a file path for the JSON report, not a folder")
-        check_writable(cfg.output)
+        check_writable_file(cfg.output)
     if cfg.output and os.path.exists(cfg.output) and not write_through_target(cfg.output) and not cfg.get("overwrite"):
         raise UserError(f"{cfg.output} exists: add overwrite=true to replace it, or leave output= unset for a "
                         "new file under <output_dir>/eval/")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..core.names import file_name
-from ..core.files import STDIO, atomic_write_bytes, check_writable, take_over, write_stdout, write_through_target
+from ..core.files import STDIO, atomic_write_bytes, check_writable_file, take_over, write_stdout, write_through_target
 from .result import Prediction
 from .renderers import FORMATS, render, render_file
 
@@ -33,7 +33,7 @@ def is_folder_output(out: str) -> bool:
 
 
 def check_output(out: str | None, fmt: str) -> None:
-    """Fail before predicting if the output cannot be written (see core.files.check_writable)."""
+    """Fail before predicting if the output cannot be written (see core.files.check_writable_file)."""
     if out is not None and not out.strip():
         raise UserError("-o is empty (an unset shell variable?): give a file, a folder ending in /, or - for "
                         "standard output")
@@ -41,7 +41,7 @@ def check_output(out: str | None, fmt: str) -> None:
         if FORMATS[fmt].kind == "table":
             raise UserError(f"-f {fmt} is a binary format: give -o FILE or -o DIR/, not standard output")
         return
-    check_writable(Path(out) / "record" if is_folder_output(out) else out)
+    check_writable_file(Path(out) / "record" if is_folder_output(out) else out)
 
 
 def check_records(fmt: str, n_records: int, out: str | None) -> None:

@@ -9,7 +9,8 @@ import socket
 import sys
 
 from .. import __version__
-from ..cli.main import _OneLineParser, _positive_int, _threads, guarded
+from ..cli.args import OneLineParser, guarded
+from ..config.rules import Rule, positive_int, threads
 from ..errors import UserError
 from .limits import Limits
 
@@ -22,19 +23,12 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def _seconds(text: str) -> float:
-    try:
-        s = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
-    if not 0 < s <= 24 * 3600:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 86400 seconds, got {text}")
-    return s
+SECONDS = Rule(0, 24 * 3600, above=True)  # --timeout
 
 
 def parse_args(argv: list[str] | None):
     d = Limits()
-    ap = _OneLineParser(prog="ss-serve", description="Serve ss-predict's model: a web page at / and a JSON API at "
+    ap = OneLineParser(prog="ss-serve", description="Serve ss-predict's model: a web page at / and a JSON API at "
                         "/api/predict (OpenAPI docs at /docs). Requests are queued and predicted together in "
                         "token-budget batches by one model thread.")
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
@@ -44,18 +38,18 @@ def parse_args(argv: list[str] | None):
                     help="bundled model name or checkpoint path (several joined by commas are averaged); "
                     "fixed for the server's life")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    ap.add_argument("--max-tokens", type=_positive_int, default=32768, help="residues per batch (as ss-predict)")
-    ap.add_argument("--threads", type=_threads, help="CPU threads for the model (default: PyTorch's choice)")
-    ap.add_argument("--max-residues", type=_positive_int, default=d.max_residues,
+    ap.add_argument("--max-tokens", type=positive_int, default=32768, help="residues per batch (as ss-predict)")
+    ap.add_argument("--threads", type=threads, help="CPU threads for the model (default: PyTorch's choice)")
+    ap.add_argument("--max-residues", type=positive_int, default=d.max_residues,
                     help=f"residues in one request (default {d.max_residues}; more: 413)")
-    ap.add_argument("--max-svg-residues", type=_positive_int, default=d.max_svg_residues,
+    ap.add_argument("--max-svg-residues", type=positive_int, default=d.max_svg_residues,
                     help=f"residues in one format=svg request (default {d.max_svg_residues}; more: 413; drawing is "
                     "slow)")
-    ap.add_argument("--max-body", type=_positive_int, default=d.max_body,
+    ap.add_argument("--max-body", type=positive_int, default=d.max_body,
                     help=f"bytes in one request body (default {d.max_body}; more: 413)")
-    ap.add_argument("--max-queue", type=_positive_int, default=d.max_queue,
+    ap.add_argument("--max-queue", type=positive_int, default=d.max_queue,
                     help=f"requests waiting for the model (default {d.max_queue}; more: 503 with Retry-After)")
-    ap.add_argument("--timeout", type=_seconds, default=d.timeout,
+    ap.add_argument("--timeout", type=SECONDS.arg, default=d.timeout,
                     help=f"seconds from a request's arrival to its answer (default {d.timeout:g}; later: 504)")
     ap.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
     ap.add_argument("--version", action="version", version=f"ss-serve (ss-predict {__version__})")

@@ -7,23 +7,12 @@ checkpoints, summary, config and TensorBoard logs are removed first).
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
+from ..core.files import check_writable_folder
 from ..errors import UserError
 
 RUN_FILES = ("best.pt", "last.pt", "summary.json", "config.yaml")  # and the TensorBoard folder tb/
-
-
-def check_writable(folder: Path, what: str = "output folder") -> None:
-    """Create `folder` and a scratch file in it, or raise one line naming the folder and the way out."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test."):
-            pass
-    except OSError as e:
-        raise UserError(f"cannot write the {what} {folder} ({e.strerror or e}): set paths.output_dir=DIR "
-                        "(or SS_OUTPUT_DIR) to a writable folder") from None
 
 
 def check_name(name) -> None:
@@ -58,5 +47,5 @@ def prepare_run_dir(run_dir: Path, resume: str | None, overwrite: bool, main: bo
         for name in RUN_FILES:
             (run_dir / name).unlink(missing_ok=True)
         shutil.rmtree(run_dir / "tb", ignore_errors=True)
-    check_writable(run_dir, "run folder")
+    check_writable_folder(run_dir, "run folder")
     print(f"[ss-train] run folder: {run_dir}", flush=True)

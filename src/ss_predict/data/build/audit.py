@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..formats import read_any
-from .homology import Hit, homologous_pairs
+from .homology import CRITERIA as C, Hit, homologous_pairs
 
 SPLIT_NAMES = ("train", "valid", "test", "all")
 
@@ -39,8 +39,9 @@ def load_set(arg: str, fmt: str | None = None) -> dict[str, str]:
 REPORT_HEADER = "benchmark\ttrain_id\tbenchmark_id\tidentity\taligned\tevalue\tdirection"
 
 
-def audit(train: dict[str, str], benchmarks: dict[str, dict[str, str]], tool, identity: float = 0.25,
-          min_aln_len: int = 30, min_contained: int = 20, min_cover: float = 0.9) -> dict[str, list[Hit]]:
+def audit(train: dict[str, str], benchmarks: dict[str, dict[str, str]], tool, identity: float = C.identity,
+          min_aln_len: int = C.min_aln_len, min_contained: int = C.min_contained,
+          min_cover: float = C.min_cover) -> dict[str, list[Hit]]:
     """Benchmark name -> homologous (training id, benchmark id) pairs."""
     return {name: homologous_pairs(train, seqs, tool, identity, min_aln_len, min_contained, min_cover)
             for name, seqs in benchmarks.items()}

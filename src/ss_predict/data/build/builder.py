@@ -8,31 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from ...errors import UserError
-from ..formats import read_any
+from ...config.schema import BuildConfig, check_settings
+from ..splits import load_split
 from ..formats.processed import to_line, write_processed
 from .homology import Blast, MMseqs, homologous_pairs
 from ...core.files import atomic_path
 
 MAX_VALID_PASSES = 5
-
-
-def _load(spec) -> list:
-    kwargs = {k: v for k, v in spec.items() if k not in ("format", "path")}
-    return read_any(spec["path"], spec.get("format"), **kwargs)
-
-
-def search_tools(cfg) -> list:
-    """The second search tool (BLAST+) when `blast.enabled`."""
-    spec = OmegaConf.to_container(cfg.blast) if cfg.get("blast") else {"enabled": False}
-    enabled = spec.pop("enabled", True)
-    return [Blast(**spec)] if enabled else []
 
 
 def _num(key: str) -> int:
@@ -43,7 +30,7 @@ def read_pools(cfg: DictConfig) -> tuple[list, dict]:
     """Pools in config order -> [(source, Protein)], exact duplicate sequences keeping their first occurrence."""
     pool, sources, seen = [], {}, set()
     for name, spec in cfg.sources.items():
-        recs = _load(spec)
+        recs = load_split(spec)
         stats = {"path": str(spec.path), "format": spec.get("format"), "chains_read": len(recs),
                  "residues_read": sum(len(p) for p in recs), "duplicates_dropped": 0, "unlabelled_dropped": 0}
         for p in recs:
@@ -62,7 +49,7 @@ def remove_benchmark_homologues(cfg, tool: list, seqs: dict[str, str]) -> tuple[
     """Pool keys with a homologue in any benchmark -> (best evidence per key, removal records, per benchmark, n)."""
     bench, bench_ids = {}, {}
     for name, spec in cfg.benchmarks.items():
-        for p in _load(spec):
+        for p in load_split(spec):
             key = f"b{len(bench)}"
             bench[key], bench_ids[key] = p.sequence, (name, p.id)
     hits = homologous_pairs(seqs, bench, tool, float(cfg.identity), int(cfg.min_aln_len), int(cfg.min_contained),
@@ -117,36 +104,11 @@ def split_validation(cfg, tool: list, seqs: dict[str, str], kept: list[str]) -> 
     return train, valid, leaks, len(reps)
 
 
-def _share(v): return 0 <= v <= 1
-def _positive(v): return v > 0
-def _count(v): return v >= 1
-
-
-# The numeric options of a build: (key, test, what the test asks for)
-RANGES = [("identity", _share, "from 0 to 1"), ("min_cover", _share, "from 0 to 1"),
-          ("valid_fraction", lambda v: 0 < v < 1, "between 0 and 1 (both excluded)"),
-          *((k, _count, "at least 1") for k in ("min_aln_len", "min_contained", "min_length", "mmseqs.threads",
-                                                 "mmseqs.max_seqs", "blast.threads", "blast.max_target_seqs")),
-          *((k, _positive, "above 0") for k in ("mmseqs.evalue", "mmseqs.sensitivity", "blast.evalue"))]
-
-
-def check_options(cfg: DictConfig) -> None:
-    """Every numeric option in its range (a negative e-value or identity 2 would build a wrong set): one line."""
-    for key, test, want in RANGES:
-        value = OmegaConf.select(cfg, key)
-        if value is None:
-            continue
-        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        if not (number and test(value)):
-            text = f"{value:g}" if isinstance(value, float) else repr(value)  # as typed: 0, not 0.0
-            raise UserError(f"{key}={text}: must be a number {want}")
-
-
 def build(cfg: DictConfig) -> dict:
     """Run the whole build described by `cfg` (configs/build.yaml); returns the manifest."""
-    check_options(cfg)
+    check_settings(cfg, BuildConfig)  # a negative e-value or identity 2 would build a wrong set
     mm = MMseqs(**OmegaConf.to_container(cfg.mmseqs))
-    tool = [mm] + search_tools(cfg)
+    tool = [mm] + ([Blast(**OmegaConf.to_container(cfg.blast))] if cfg.get("blast") and cfg.blast.enabled else [])
     pool, sources = read_pools(cfg)
     keys = [f"p{i}" for i in range(len(pool))]
     seqs = {k: p.sequence for k, (_, p) in zip(keys, pool)}

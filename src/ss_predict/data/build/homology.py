@@ -26,7 +26,10 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ...config.schema import BlastConfig, HomologyConfig, MmseqsConfig
 from ...errors import UserError
+
+CRITERIA = HomologyConfig()  # the defaults of the criteria (config/schema.py), as for ss-data build and audit
 
 
 def run_tool(cmd: list[str], label: str) -> None:
@@ -37,6 +40,14 @@ def run_tool(cmd: list[str], label: str) -> None:
         said = [ln for ln in lines if "error" in ln.lower()] or lines[-1:] or ["no message"]
         how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit status {proc.returncode}"
         raise UserError(f"{label} failed ({how}): {said[0]}")
+
+
+def program(name: str, tool: str, debian: str, conda: str, way_out: str) -> str:
+    """The path of an external search program, or one UserError line saying how to install it."""
+    if not shutil.which(name):
+        raise UserError(f"{tool} ('{name}') not found: install it (Debian: apt-get install {debian}; "
+                        f"conda: bioconda::{conda}) or {way_out}")
+    return shutil.which(name)
 
 
 @dataclass(frozen=True)
@@ -55,26 +66,13 @@ class Hit:
 
 
 @dataclass
-class MMseqs:
-    binary: str = "mmseqs"
-    sensitivity: float = 7.5
-    evalue: float = 0.01
-    max_seqs: int = 5000
-    threads: int = 2
-    mask: int = 0              # tantan low-complexity masking (0 = off)
-    comp_bias_corr: int = 0    # composition-bias correction (0 = off)
-    kmers: tuple = (5, 0)      # prefilter k-mer sizes, one search each (0: MMseqs2's own choice); pooled hits
+class MMseqs(MmseqsConfig):
+    """MMseqs2 with the settings (and defaults) of configs' `mmseqs` section."""
     name = "mmseqs2"
 
-    def _exe(self) -> str:
-        exe = shutil.which(self.binary)
-        if exe is None:
-            raise UserError(f"MMseqs2 ('{self.binary}') not found: install it (Debian: apt-get install mmseqs2; "
-                            "conda: bioconda::mmseqs2) or set mmseqs.binary")
-        return exe
-
     def _run(self, args: list[str]) -> None:
-        run_tool([self._exe(), *args, "--threads", str(self.threads), "-v", "1"], f"mmseqs {args[0]}")
+        exe = program(self.binary, "MMseqs2", "mmseqs2", "mmseqs2", "set mmseqs.binary")
+        run_tool([exe, *args, "--threads", str(self.threads), "-v", "1"], f"mmseqs {args[0]}")
 
     @staticmethod
     def _fasta(seqs: dict[str, str], path: Path) -> None:
@@ -119,22 +117,14 @@ class MMseqs:
 
 
 @dataclass
-class Blast:
+class Blast(BlastConfig):
     """NCBI BLAST+ blastp (Debian package `ncbi-blast+`) as a second, independent search: no SEG filter,
     no composition-based statistics, so it finds weak or low-complexity homologues MMseqs2's k-mer
     prefilter can skip."""
-    binary: str = "blastp"
-    evalue: float = 0.01
-    threads: int = 2
-    max_target_seqs: int = 10000
     name = "blastp"
 
     def _exe(self, name: str) -> str:
-        exe = shutil.which(name)
-        if exe is None:
-            raise UserError(f"BLAST+ ('{name}') not found: install it (Debian: apt-get install ncbi-blast+; "
-                            "conda: bioconda::blast) or set blast.enabled=false")
-        return exe
+        return program(name, "BLAST+", "ncbi-blast+", "blast", "set blast.enabled=false")
 
     def search_one_way(self, queries: dict[str, str], targets: dict[str, str]) -> list[tuple]:
         """Raw HSPs (query, target, nident, alnlen, qlen, tlen, evalue), queries against targets."""
@@ -160,7 +150,7 @@ class Blast:
         return out
 
 
-def contained_pairs(a: dict[str, str], b: dict[str, str], min_len: int = 20) -> list[Hit]:
+def contained_pairs(a: dict[str, str], b: dict[str, str], min_len: int = CRITERIA.min_contained) -> list[Hit]:
     """Pairs where a whole chain (>= min_len residues) of one set occurs verbatim inside a chain of the other."""
     hits: dict[tuple[str, str], Hit] = {}
     for small, big, small_is_a in ((a, b, True), (b, a, False)):
@@ -182,8 +172,9 @@ def contained_pairs(a: dict[str, str], b: dict[str, str], min_len: int = 20) -> 
     return sorted(hits.values(), key=lambda h: (h.a, h.b))
 
 
-def homologous_pairs(a: dict[str, str], b: dict[str, str], tool, min_identity: float = 0.25,
-                     min_aln_len: int = 30, min_contained: int = 20, min_cover: float = 0.9) -> list[Hit]:
+def homologous_pairs(a: dict[str, str], b: dict[str, str], tool, min_identity: float = CRITERIA.identity,
+                     min_aln_len: int = CRITERIA.min_aln_len, min_contained: int = CRITERIA.min_contained,
+                     min_cover: float = CRITERIA.min_cover) -> list[Hit]:
     """Every (a, b) pair meeting the criteria of this module, with its strongest evidence. `tool`: one
     searcher (MMseqs or Blast) or a list of them, whose hits are pooled."""
     tools = tool if isinstance(tool, (list, tuple)) else [tool]
