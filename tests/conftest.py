@@ -164,8 +164,10 @@ def predict_child(*args, code: str | None = None, **kw):
 
 
 def refused(r, *words) -> None:
-    """A finished run (subprocess.CompletedProcess) refused with exit status 2 and one error line naming `words`."""
-    assert r.returncode == 2, r.stderr
-    err = one_line_error(r.stderr)
+    """A finished run (a subprocess.CompletedProcess or (code, out, err)) refused with exit status 2 and one error
+    line naming `words`."""
+    code, err = (r.returncode, r.stderr) if hasattr(r, "returncode") else (r[0], r[2])
+    assert code == 2, err
+    err = one_line_error(err)
     for w in words:
         assert w in err, err
