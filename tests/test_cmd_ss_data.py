@@ -41,7 +41,7 @@ def test_convert_to_zhou_prints_what_it_dropped(tmp_path, data_root, capsys):
     ("c.csv", b"id,len,input,expected\n1,x,MKV,CCC\n", "zhou_csv", "'x'"),
     ("d.csv", b"id,len,input,expected\n1,3,MKV,CC\xff\n", "zhou_csv", "not UTF-8 text"),
     ("e.csv", b"input,dssp3,dssp8,disorder\nM K,C C,C C,x y\n", "netsurfp_csv", "netsurfp_csv"),
-    ("f.jsonl.gz", gzip.compress(b'{"id":"a","source":"s","split":"train","sequence":"MK","ss8":null,"ss3":"C\xff"}\n'),
+    ("f.jsonl.gz", gzip.compress(b'{"id":"a","source":"s","split":"train","sequence":"MK","ss8":null,"ss3":"C\xff"}\n', mtime=0),
      "processed", "not UTF-8 text"),
 ])
 def test_damaged_files_of_every_format_are_one_line(cwd, capsys, name, content, fmt, words):
