@@ -60,3 +60,114 @@ def out_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("SS_OUTPUT_DIR", str(tmp_path / "outputs"))
     monkeypatch.setenv("SS_DATA_ROOT", str(DATA))
     return tmp_path / "outputs"
+
+
+# ---- shared helpers and fixtures -------------------------------------------------------------------------
+
+FIX = Path(__file__).parent / "fixtures"
+FASTA = ">p1 first\nMKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK\n>p2\nGSHMSEQLTEEQIAEFKEAFSLFDKDGDGTITTKELGTVMRSL\n>p3\nACDW\n"
+TINY = ["model=phd", "data=tiny", "trainer=tiny", "trainer.max_epochs=1", "trainer.tensorboard=false"]
+TINY_KWARGS = {"channels": 8, "dilations": [1, 2], "repeats": 1}
+
+
+def tiny_checkpoint(path: Path, features: str = "onehot", sharpen: float = 1.0, **save) -> Path:
+    """A random 8-channel dilated_cnn (seed 0, weights times `sharpen`) saved as a checkpoint: the cheapest
+    model every command loads."""
+    import torch
+
+    from ss_predict.checkpoint.format import save_checkpoint
+    from ss_predict.data.features import spec_dict
+    from ss_predict.models import create_model
+    torch.manual_seed(0)
+    m = create_model("dilated_cnn", spec_dict(features)["n_features"], **TINY_KWARGS)
+    with torch.no_grad():
+        for prm in m.parameters():
+            prm.mul_(sharpen)
+    save_checkpoint(path, model=m, model_cfg={"name": "dilated_cnn", "kwargs": TINY_KWARGS},
+                    features=spec_dict(features), config={}, **save)
+    return path
+
+
+def run_cli(entry, capsys, *args):
+    """Call a console entry point in-process: (exit status, stdout, stderr)."""
+    try:
+        entry(list(args))
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str) -> str:
+    """`err` is one complete `error: ...` line: no traceback, no colour."""
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err and "\x1b" not in err
+    return err
+
+
+def error_of(entry, capsys, *args) -> str:
+    """The one error line of an entry point that must refuse its arguments with exit status 2."""
+    code, out, err = run_cli(entry, capsys, *args)
+    assert code == 2, (code, err)
+    return one_line_error(err)
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch) -> Path:
+    """Run in an empty folder, to see what the entry points leave in the working directory."""
+    d = tmp_path / "cwd"
+    d.mkdir()
+    monkeypatch.chdir(d)
+    return d
+
+
+@pytest.fixture
+def fasta(tmp_path) -> Path:
+    """tmp_path/in.fasta holding FASTA (three records)."""
+    p = tmp_path / "in.fasta"
+    p.write_text(FASTA)
+    return p
+
+
+@pytest.fixture
+def tiny_ckpt(tmp_path) -> Path:
+    """tiny_checkpoint() as tmp_path/runA/best.pt."""
+    return tiny_checkpoint(tmp_path / "runA" / "best.pt")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The run folder of one real one-epoch TINY training (best.pt, last.pt with its train_state), made once per
+    test process and shared: treat it as read-only."""
+    from ss_predict.config.compose import load_config
+    from ss_predict.training.loop import train
+    if missing_data(["tiny"]):
+        pytest.skip(missing_data(["tiny"]))
+    d = tmp_path_factory.mktemp("tiny_run")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SS_OUTPUT_DIR", str(d / "outputs"))
+        train(load_config("train", [*TINY, f"run_dir={d}/run"]))
+    return d / "run"
+
+
+def predict_child(*args, code: str | None = None, **kw):
+    """ss-predict in a fresh process, text out, stdin closed unless given: for what only a process shows (start-up,
+    signals, an exit at an exact point, a regression that would block). With `code`, Python run before the CLI."""
+    import subprocess
+    import sys
+    cmd = [sys.executable, "-c", code + "\nfrom ss_predict.cli import predict_main\npredict_main()"] if code \
+        else [sys.executable, "-m", "ss_predict"]
+    if "input" not in kw:
+        kw.setdefault("stdin", subprocess.DEVNULL)
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=kw.pop("timeout", 300), **kw)
+
+
+def refused(r, *words) -> None:
+    """A finished run (a subprocess.CompletedProcess or (code, out, err)) refused with exit status 2 and one error
+    line naming `words`."""
+    code, err = (r.returncode, r.stderr) if hasattr(r, "returncode") else (r[0], r[2])
+    assert code == 2, err
+    err = one_line_error(err)
+    for w in words:
+        assert w in err, err

@@ -1,4 +1,5 @@
-"""The Python API (`ss_predict.predict`, `ss_predict.Predictor`): same validation and numbers as ss-predict."""
+"""The Python API (`ss_predict.predict`, `ss_predict.Predictor`, `ss_predict.write`): same validation and numbers
+as ss-predict; odd arguments are clear Python exceptions, non-finite probabilities are never written."""
 import contextlib
 import gzip
 import io
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import ss_predict
+from conftest import FIX
 from ss_predict.cli import predict_main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,3 +117,42 @@ def test_readme_example_runs(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("seq1 C") and out[1].startswith("trp_cage ") and out[2] == "CBEGIHST HEC"
     assert (tmp_path / "example.horiz").read_text().startswith("# record: ubiquitin_human\n# PSIPRED HFORMAT")
+
+
+def test_api_odd_arguments(tmp_path, capsys):
+    with pytest.raises(ss_predict.FormatError, match="record 1 has an id of type NoneType"):
+        ss_predict.predict({None: "MKV"})  # was: a record named 'None'
+    with pytest.raises(TypeError, match="got bytes"):
+        ss_predict.predict(b"MKV")  # was: "item 1 is a int"
+    with pytest.raises(TypeError, match="expected Prediction objects"):
+        ss_predict.write([None], tmp_path / "x.ss2")
+    assert not (tmp_path / "x.ss2").exists()
+    ss_predict.write([], tmp_path / "e.json", "json")
+    assert json.loads((tmp_path / "e.json").read_text()) == []  # was "]"
+    counts = ss_predict.Predictor().run(str(FIX / "3VOP_A.fasta"), str(tmp_path / "s.ss2"), shard="1/1")
+    assert counts["records"] == 1
+
+
+def test_api_rejects_non_string_sequences_and_bad_arguments():
+    with pytest.raises(ss_predict.FormatError, match="record 'a'.*not a string"):
+        ss_predict.predict({"a": None})
+    with pytest.raises(ss_predict.FormatError, match="not a string"):
+        ss_predict.predict([("b", 12345)])
+    with pytest.raises(TypeError, match="model"):
+        ss_predict.Predictor(model=None)
+    with pytest.raises(ss_predict.UserError, match="model"):
+        ss_predict.Predictor(model="")
+    with pytest.raises(TypeError, match="max_tokens"):
+        ss_predict.Predictor(max_tokens="100")
+    with pytest.raises(TypeError, match="max_tokens"):
+        ss_predict.Predictor(max_tokens=2.5)
+    with pytest.raises(ValueError, match="max_tokens"):
+        ss_predict.Predictor(max_tokens=0)
+
+
+def test_non_finite_probabilities_are_never_written():
+    pred = ss_predict.Predictor()
+    with torch.no_grad():
+        next(pred.models[0].parameters()).fill_(float("nan"))
+    with pytest.raises(ss_predict.UserError, match="non-finite"):
+        pred.predict(["MKVLAAGIVGLLLAAHSEEV"])

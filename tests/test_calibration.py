@@ -10,15 +10,14 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_checkpoint
 from ss_predict.api import Predictor
+from ss_predict.inference.calibration import apply_numpy, fit_temperature
 from ss_predict.evaluation.calibrate import choose_temperatures
-from ss_predict.inference.calibration import apply_numpy, fit_temperature, to_ss3
-from ss_predict.checkpoint.format import save_checkpoint
-from ss_predict.data.features import spec_dict
 from ss_predict.data.formats import read_any
 from ss_predict.data.formats.processed import to_line, write_processed
+from ss_predict.inference.calibration import to_ss3
 from ss_predict.evaluation.metrics import calibration, reliability
-from ss_predict.models import create_model
 from ss_predict.core.records import Protein
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,15 +102,8 @@ def built(tmp_path_factory, data_root):
     write_processed(lines, data)
     sha = hashlib.sha256(data.read_bytes()).hexdigest()
     (d / "data" / "train_set.manifest.json").write_text(json.dumps({"sha256": sha}))
-    torch.manual_seed(0)
-    kwargs = {"channels": 8, "dilations": [1, 2], "repeats": 1}
-    m = create_model("dilated_cnn", 21, **kwargs)
-    with torch.no_grad():  # a sharp random model: overconfident, so the fitted T is clearly above 1
-        for prm in m.parameters():
-            prm.mul_(6)
-    ck = d / "tiny.pt"
-    save_checkpoint(ck, model=m, model_cfg={"name": "dilated_cnn", "kwargs": kwargs}, features=spec_dict("onehot"),
-                    config={}, manifest_sha256=sha)
+    # a sharp random model: overconfident, so the fitted T is clearly above 1
+    ck = tiny_checkpoint(d / "tiny.pt", sharpen=6, manifest_sha256=sha)
     return {"dir": d, "ckpt": ck, "valid": [p for i, p in enumerate(chains) if i % 4 == 0], "sha": sha}
 
 

@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import TINY, one_line_error, run_cli
+from ss_predict.cli import train_main
 from ss_predict.data.batching import EncodedSet
 from ss_predict.config.compose import load_config
 from ss_predict.training.distill import teacher_probabilities
@@ -81,3 +83,16 @@ def test_distill_experiment_composes():
     cfg = load_config("train", ["experiment=distill", "teacher=[a.pt,b.pt]"])
     assert cfg.name == "distill_cnn_bigru_s0" and list(cfg.teacher) == ["a.pt", "b.pt"]
     assert cfg.trainer.max_epochs == 12 and cfg.trainer.distill_weight == 0.5
+
+
+@pytest.mark.parametrize("teacher, words", [("teacher=[]", ["teacher=[]", "names no checkpoint"]),
+                                            ("teacher=[/nonexistent/t.pt]", ["model file not found", "/nonexistent/t.pt"]),
+                                            ("teacher=[notes.pt]", ["notes.pt", "not a readable ss-predict checkpoint"])])
+@pytest.mark.data("tiny")
+def test_distillation_teachers_are_checked_before_any_work(out_dir, cwd, capsys, teacher, words):
+    """A missing, foreign or empty teacher list ends in one line naming it, before a run folder is made."""
+    (cwd / "notes.pt").write_text("not a checkpoint\n")
+    code, _, err = run_cli(train_main, capsys, *TINY, teacher)
+    assert code == 2 and all(w in one_line_error(err) for w in words), err
+    assert not (out_dir / "runs").exists()
+

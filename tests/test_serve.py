@@ -27,10 +27,12 @@ import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 import ss_predict  # noqa: E402
+from conftest import one_line_error  # noqa: E402
 from ss_predict.cli import predict_main  # noqa: E402
 from ss_predict.errors import UserError  # noqa: E402
 from ss_predict.serve import app as app_module  # noqa: E402
 from ss_predict.serve.app import create_app  # noqa: E402
+from ss_predict.serve.cli import parse_args as serve_args  # noqa: E402
 from ss_predict.serve.limits import Limits  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -433,17 +435,26 @@ def test_startup_errors_are_one_line_exit_2():
     assert r.returncode == 2 and len(lines) == 2, r.stderr
     assert "warning: listening on all interfaces (0.0.0.0)" in lines[0] and "no authentication" in lines[0]
     assert lines[1] == f"error: port {port} on 0.0.0.0 is in use (another server?): choose another --port"
-    from ss_predict.serve.cli import parse_args
-    assert parse_args(["--max-svg-residues", "500"]).max_svg_residues == 500
-    for args, words in [(["--max-residues", "0"], "--max-residues: must be at least 1"),
-                        (["--max-svg-residues", "0"], "--max-svg-residues: must be at least 1"),
-                        (["--max-queue", "lots"], "'lots' is not a whole number"),
-                        (["--port", "70000"], "'70000' is not a port number"),
-                        (["--port", "0", "-m", "no_such_model"], "no bundled model 'no_such_model'"),
+    for args, words in [(["--port", "0", "-m", "no_such_model"], "no bundled model 'no_such_model'"),
                         (["--port", "0", "--host", "no.such.host.invalid"], "--host no.such.host.invalid")]:
         r = run_ss_serve(*args)
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and words in r.stderr, (args, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--threads", "100000"], "at most 1024"),
+    (["--port", "²"], "'²' is not a port number"),  # str.isdigit() is true, int() fails
+    (["--port", "70000"], "'70000' is not a port number"),
+    (["--max-residues", "0"], "--max-residues: must be at least 1"),
+    (["--max-svg-residues", "0"], "--max-svg-residues: must be at least 1"),
+    (["--max-queue", "lots"], "'lots' is not a whole number"),
+])
+def test_options_are_checked_before_start_up(capsys, args, words):
+    assert serve_args(["--max-svg-residues", "500"]).max_svg_residues == 500
+    with pytest.raises(SystemExit) as e:
+        serve_args(args)
+    assert e.value.code == 2 and words in one_line_error(capsys.readouterr().err)
 
 
 def test_sigterm_finishes_the_requests_in_flight_and_exits_0(cb513):

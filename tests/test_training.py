@@ -1,11 +1,12 @@
+"""training/: a tiny run learns, reloads and predicts identically; resume and time budgets continue exactly; the
+same seed gives the same run; a resume that does not fit the run is one line."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import TINY
 from ss_predict.data.batching import EncodedSet
 from ss_predict.checkpoint.format import load_checkpoint
 from ss_predict.checkpoint.loading import build_model
@@ -103,35 +104,6 @@ def test_config_errors_are_one_line(tmp_path, out_dir):
         train(_cfg(tmp_path / "x", "data.train.path=/nonexistent/train.txt"))
 
 
-def test_ss_train_cli_info_and_bad_key():
-    ok = subprocess.run([sys.executable, "-c", "from ss_predict.cli import train_main; train_main()",
-                         "info=true", "model=dilated_cnn"], capture_output=True, text=True)
-    assert ok.returncode == 0 and "receptive field 131" in ok.stdout
-    bad = subprocess.run([sys.executable, "-c", "from ss_predict.cli import train_main; train_main()",
-                          "trainer.nope=1"], capture_output=True, text=True)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "trainer.nope" in bad.stderr
-
-
-@pytest.mark.data("tiny")
-def test_ctrl_c_saves_last(tmp_path, out_dir):
-    import signal
-    import time
-    proc = subprocess.Popen([sys.executable, "-m", "ss_predict.cli.train", "data=tiny", "trainer=tiny",
-                             "trainer.max_epochs=500", f"run_dir={tmp_path}/run", "model=phd"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            # as from a terminal: a test run in the background (nohup, `&`) inherits SIGINT ignored
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.time() + 120
-    while not (tmp_path / "run/last.pt").exists() and time.time() < deadline:
-        time.sleep(0.2)
-    (tmp_path / "run/last.pt").unlink()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "Traceback" not in err
-    ckpt = torch.load(tmp_path / "run/last.pt", weights_only=True)
-    assert ckpt["metrics"] == {"interrupted": True} and ckpt["train_state"] is not None
-
-
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowed interrupt, on purpose
 def test_ctrl_c_swallowed_in_a_clean_up_is_remembered():
     """A KeyboardInterrupt raised inside __del__ (or a generator's close) is printed and dropped by Python;
@@ -161,3 +133,16 @@ def test_ctrl_c_swallowed_in_a_clean_up_is_remembered():
             assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.data("tiny")
+def test_resume_after_changing_the_model_is_one_line(out_dir, tmp_path):
+    train(load_config("train", [*TINY, f"run_dir={tmp_path}/r"]))
+    for change, expect in ((["model=dilated_cnn"], ["model phd", "model dilated_cnn"]),
+                           (["model.kwargs.hidden=32"], ["hidden=64", "hidden=32"])):
+        with pytest.raises(UserError) as e:
+            train(load_config("train", [*TINY, *change, f"run_dir={tmp_path}/r", "trainer.resume=auto"]))
+        msg = str(e.value)
+        assert "\n" not in msg and all(x in msg for x in expect) and "state_dict" not in msg
+        assert "name=" in msg and "overwrite=true" in msg
+

@@ -1,7 +1,7 @@
-"""Proteome-scale prediction: windows keep input order and bound memory, a killed run resumes byte-identically,
-shards concatenate to the whole run, a bad record late in a file stops the run before any output."""
+"""prediction/: proteome-scale runs: windows keep input order and bound memory, a killed run resumes byte-identically,
+shards concatenate to the whole run, a bad record late in a file stops the run before any output, a damaged
+resume journal is one line."""
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 import ss_predict
+from conftest import error_of, predict_child, run_cli
+from ss_predict.cli import predict_main
+from ss_predict.prediction.predictor import Predictor
 from ss_predict.data.formats import read_any
 from ss_predict.prediction.plan import plan_windows, scan_fasta
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +25,6 @@ def casp12(data_root, tmp_path_factory):
     fa = tmp_path_factory.mktemp("in") / "casp12.fasta"
     fa.write_text("".join(f">{p.id} CASP12 target\n{textwrap.fill(p.sequence, 60)}\n" for p in recs))
     return fa
-
-
-def ss_predict_cli(*args, env=None, code=None):
-    """ss-predict in a fresh process; with `code`, Python run before the CLI (to kill it at an exact point)."""
-    if code:
-        cmd = [sys.executable, "-c", code + "\nfrom ss_predict.cli import predict_main\npredict_main()", *args]
-    else:
-        cmd = [sys.executable, "-m", "ss_predict", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.mark.data("casp12")
@@ -60,7 +52,7 @@ def test_plan_windows_cut():
 def test_every_format_streams_the_same_text_as_one_render(casp12, tmp_path):
     preds = list(ss_predict.Predictor(window_records=4).predict_iter(casp12))  # the same batches as the CLI's
     for fmt in ("ss2", "horiz", "fasta", "json", "jsonl", "csv"):
-        r = ss_predict_cli(str(casp12), "-f", fmt, "--window", "4", "--threads", "1", "-o", str(tmp_path / f"w.{fmt}"))
+        r = predict_child(str(casp12), "-f", fmt, "--window", "4", "--threads", "1", "-o", str(tmp_path / f"w.{fmt}"))
         assert r.returncode == 0, r.stderr
         assert (tmp_path / f"w.{fmt}").read_text() == ss_predict.prediction.renderers.render(preds, fmt), fmt
     recs = json.loads((tmp_path / "w.json").read_text())
@@ -74,7 +66,7 @@ def test_parquet_schema_read_by_pandas(casp12, tmp_path):
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")
     out = tmp_path / "c.parquet"
-    r = ss_predict_cli(str(casp12), "-f", "parquet", "--window", "10", "-o", str(out))
+    r = predict_child(str(casp12), "-f", "parquet", "--window", "10", "-o", str(out))
     assert r.returncode == 0, r.stderr
     df = pd.read_parquet(out)
     preds = list(ss_predict.Predictor(window_records=10).predict_iter(casp12))
@@ -86,7 +78,7 @@ def test_parquet_schema_read_by_pandas(casp12, tmp_path):
     np.testing.assert_allclose(first[[f"p8_{s}" for s in ss_predict.STATES8]].to_numpy(), preds[0].p8, atol=1e-5)
     import pyarrow.parquet as pq
     assert pq.ParquetFile(out).num_row_groups == len(scan_fasta(casp12, max_records=10).windows)
-    one = ss_predict_cli(str(casp12), "-f", "parquet")
+    one = predict_child(str(casp12), "-f", "parquet")
     assert one.returncode == 2 and "binary format" in one.stderr
 
 
@@ -113,18 +105,18 @@ def test_resume_after_a_kill_is_byte_identical(casp12, tmp_path, fmt):
         pytest.importorskip("pyarrow")
     args = [str(casp12), "-f", fmt, "--window", "6", "--threads", "1"]
     ref = tmp_path / f"ref.{fmt}"
-    assert ss_predict_cli(*args, "-o", str(ref)).returncode == 0
+    assert predict_child(*args, "-o", str(ref)).returncode == 0
     for after, half in ((0, 0.5), (3, 0.0), (5, 0.9)):
         out = tmp_path / f"k{after}.{fmt}"
-        killed = ss_predict_cli(*args, "-o", str(out), code=KILL.format(after=after, half=half))
+        killed = predict_child(*args, "-o", str(out), code=KILL.format(after=after, half=half))
         assert killed.returncode == 137
         assert not out.exists()  # never a partial output under the final name
-        again = ss_predict_cli(*args, "-o", str(out))
+        again = predict_child(*args, "-o", str(out))
         if after == 0:  # killed before any window was complete: nothing to resume, a plain re-run starts over
             assert again.returncode == 0 and out.read_bytes() == ref.read_bytes()
             continue
         assert again.returncode == 2 and "--resume" in again.stderr and again.stderr.count("\n") == 1  # told how
-        resumed = ss_predict_cli(*args, "-o", str(out), "--resume")
+        resumed = predict_child(*args, "-o", str(out), "--resume")
         assert resumed.returncode == 0, resumed.stderr
         assert out.read_bytes() == ref.read_bytes(), (after, half)
         assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(f"k{after}") or
@@ -132,19 +124,19 @@ def test_resume_after_a_kill_is_byte_identical(casp12, tmp_path, fmt):
 
 
 @pytest.mark.data("casp12", "tiny")
-def test_resume_into_a_folder_and_refusals(casp12, tmp_path, tiny_model):
+def test_resume_into_a_folder_and_refusals(casp12, tmp_path, tiny_run):
     args = [str(casp12), "-f", "ss2", "--window", "6"]
-    assert ss_predict_cli(*args, "-o", str(tmp_path / "ref") + "/").returncode == 0
+    assert predict_child(*args, "-o", str(tmp_path / "ref") + "/").returncode == 0
     kill = KILL.replace("w.FileSink", "w.FolderSink").replace(
         "data = self._bytes(preds, first, several, last)\n        self.fh.write(data[: int(len(data) * HALF)]); self.fh.flush()\n", "")
     out = str(tmp_path / "out") + "/"
-    assert ss_predict_cli(*args, "-o", out, code=kill.format(after=4, half=0)).returncode == 137
+    assert predict_child(*args, "-o", out, code=kill.format(after=4, half=0)).returncode == 137
     assert len(list(Path(out).glob("*.ss2"))) == 24
-    other = ss_predict_cli(*args, "-o", out, "--resume", "-m", str(tiny_model))
+    other = predict_child(*args, "-o", out, "--resume", "-m", str(tiny_run / 'best.pt'))
     assert other.returncode == 2 and "another the model" not in other.stderr and "model" in other.stderr
     gone = sorted(Path(out).glob("*.ss2"))[3]
     gone.unlink()  # a file of a record the journal counts as done: --resume writes it again
-    assert ss_predict_cli(*args, "-o", out, "--resume").returncode == 0
+    assert predict_child(*args, "-o", out, "--resume").returncode == 0
     assert gone.is_file()
     ref = {p.name: p.read_bytes() for p in (tmp_path / "ref").iterdir()}
     assert {p.name: p.read_bytes() for p in Path(out).iterdir()} == ref  # journal gone too
@@ -156,11 +148,11 @@ def test_resume_into_a_folder_and_refusals(casp12, tmp_path, tiny_model):
 @pytest.mark.data("casp12")
 def test_resume_refuses_another_input(casp12, tmp_path):
     out = tmp_path / "o.ss2"
-    assert ss_predict_cli(str(casp12), "--window", "6", "-o", str(out),
+    assert predict_child(str(casp12), "--window", "6", "-o", str(out),
                           code=KILL.format(after=2, half=0.3)).returncode == 137
     other = tmp_path / "other.fasta"
     other.write_text(casp12.read_text() + ">extra\nMKVLAAGIV\n")
-    r = ss_predict_cli(str(other), "--window", "6", "-o", str(out), "--resume")
+    r = predict_child(str(other), "--window", "6", "-o", str(out), "--resume")
     assert r.returncode == 2 and "another the input" not in r.stderr and "input" in r.stderr
     assert r.stderr.count("\n") == 1
 
@@ -169,11 +161,11 @@ def test_resume_refuses_another_input(casp12, tmp_path):
 @pytest.mark.parametrize("fmt", ["ss2", "json", "csv", "jsonl"])
 def test_shards_concatenate_to_the_single_run(casp12, tmp_path, fmt):
     args = [str(casp12), "-f", fmt, "--window", "5", "--threads", "1"]
-    one = ss_predict_cli(*args)
+    one = predict_child(*args)
     assert one.returncode == 0
     parts = []
     for i in range(1, 5):
-        r = ss_predict_cli(*args, "--shard", f"{i}/4", "-o", str(tmp_path / f"part{i}.{fmt}"))
+        r = predict_child(*args, "--shard", f"{i}/4", "-o", str(tmp_path / f"part{i}.{fmt}"))
         assert r.returncode == 0, r.stderr
         parts.append((tmp_path / f"part{i}.{fmt}").read_text())
     assert "".join(parts) == one.stdout
@@ -187,13 +179,13 @@ def test_bad_record_late_in_a_file_stops_before_any_output(casp12, tmp_path):
     bad = tmp_path / "late.fasta"
     bad.write_text(casp12.read_text() * 1 + ">late_bad\nMKV1LL\n")
     out = tmp_path / "o.ss2"
-    r = ss_predict_cli(str(bad), "--window", "3", "-o", str(out))
+    r = predict_child(str(bad), "--window", "3", "-o", str(out))
     assert r.returncode == 2 and "late_bad" in r.stderr and "position 4" in r.stderr
     assert r.stderr.count("\n") == 1
     assert list(tmp_path.iterdir()) == [bad]  # nothing written, not even a partial file
-    r = ss_predict_cli(str(bad), "--window", "3")
+    r = predict_child(str(bad), "--window", "3")
     assert r.returncode == 2 and r.stdout == ""
-    r = ss_predict_cli(str(bad), "--window", "3", "--skip-invalid", "-f", "fasta")
+    r = predict_child(str(bad), "--window", "3", "--skip-invalid", "-f", "fasta")
     assert r.returncode == 0 and "skipped:" in r.stderr and "late_bad" in r.stderr
     assert r.stdout.count(">") == 47
 
@@ -201,19 +193,79 @@ def test_bad_record_late_in_a_file_stops_before_any_output(casp12, tmp_path):
 def test_duplicate_and_clashing_names_are_found_before_writing(tmp_path):
     fa = tmp_path / "d.fasta"
     fa.write_text(">a/b\nMKVLAAGIV\n>c\nMKVL\n>a_b\nMKVLAA\n")
-    r = ss_predict_cli(str(fa), "-o", str(tmp_path / "out") + "/")
+    r = predict_child(str(fa), "-o", str(tmp_path / "out") + "/")
     assert r.returncode == 2 and "'a/b' and 'a_b'" in r.stderr and not (tmp_path / "out").exists()
     fa.write_text(">" + "x" * 300 + "\nMKVL\n>b\nMKV\n")
-    r = ss_predict_cli(str(fa), "-o", str(tmp_path / "out") + "/")
+    r = predict_child(str(fa), "-o", str(tmp_path / "out") + "/")
     assert r.returncode == 2 and "255 bytes" in r.stderr and not (tmp_path / "out").exists()
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from ss_predict.config.compose import load_config
-    from ss_predict.training.loop import train
-    d = tmp_path_factory.mktemp("tiny")
-    os.environ.setdefault("SS_OUTPUT_DIR", str(d))
-    train(load_config("train", ["data=tiny", "trainer=tiny", f"run_dir={d}/run", "trainer.max_epochs=1",
-                                "model=dilated_cnn", "model.kwargs.channels=8", "model.kwargs.repeats=1"]))
-    return d / "run" / "best.pt"
+MANY = "".join(f">s{i}\n{'MKVLAAGIVALLLAAGCSSKQIFV'[i % 7:]}\n" for i in range(6))
+
+
+def _interrupted_run(cwd, capsys, monkeypatch, after: int = 2):
+    """-o out.ss2 with one record per window, stopped (Ctrl-C) before window `after`: part file and journal."""
+    (cwd / "in.fasta").write_text(MANY)
+    original, calls = Predictor._write, [0]
+
+    def write(self, *a, **k):
+        calls[0] += 1
+        if calls[0] > after:
+            raise KeyboardInterrupt
+        return original(self, *a, **k)
+    with monkeypatch.context() as m:
+        m.setattr(Predictor, "_write", write)
+        assert run_cli(predict_main, capsys, "in.fasta", "-o", "out.ss2", "--window", "1")[0] == 130
+    return cwd / ".out.ss2.ss-predict-resume"
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda d: d.update(bytes=10 ** 6), "fewer than the 1000000"),   # was: the output padded with zero bytes
+    (lambda d: d.update(windows=10 ** 6), "says 1000000 windows"),   # was: the rest silently left out
+    (lambda d: d.update(windows=1), "says 1 windows (2 records)"),    # was: records written twice
+    (lambda d: d.update(records=-3), "not a readable ss-predict resume journal"),
+    (lambda d: d.update(bytes="x"), "not a readable ss-predict resume journal"),
+    (lambda d: d.update(done="yes"), "not a readable ss-predict resume journal"),
+    (lambda d: d.update(fingerprint=5), "not a readable ss-predict resume journal"),
+])
+def test_resume_with_a_damaged_journal_is_one_line(cwd, capsys, monkeypatch, edit, words):
+    journal = _interrupted_run(cwd, capsys, monkeypatch)
+    state = json.loads(journal.read_text())
+    assert (state["windows"], state["records"]) == (2, 2)
+    edit(state)
+    journal.write_text(json.dumps(state))
+    assert words in error_of(predict_main, capsys, "in.fasta", "-o", "out.ss2", "--window", "1", "--resume")
+    assert not (cwd / "out.ss2").exists()
+
+
+def test_resume_with_a_good_journal_gives_the_whole_output(cwd, capsys, monkeypatch):
+    _interrupted_run(cwd, capsys, monkeypatch)
+    assert run_cli(predict_main, capsys, "in.fasta", "-o", "out.ss2", "--window", "1", "--resume")[0] == 0
+    assert run_cli(predict_main, capsys, "in.fasta", "-o", "fresh.ss2", "--window", "1")[0] == 0
+    assert (cwd / "out.ss2").read_text() == (cwd / "fresh.ss2").read_text()
+    assert sorted(p.name for p in cwd.iterdir()) == ["fresh.ss2", "in.fasta", "out.ss2"]
+
+
+def test_sigterm_during_prediction_is_status_143_and_resumable(cwd):
+    (cwd / "in.fasta").write_text(MANY)
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from ss_predict.cli import predict_main
+        from ss_predict.prediction.predictor import Predictor
+        original, calls = Predictor._write, [0]
+        def write(self, *a, **k):
+            calls[0] += 1
+            if calls[0] == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return original(self, *a, **k)
+        Predictor._write = write
+        predict_main(sys.argv[1:])
+    """)
+    args = ["in.fasta", "-o", "out.ss2", "--window", "1"]
+    r = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 143 and r.stderr.endswith("terminated\n"), r.stderr  # was 130 "interrupted"
+    assert "--resume" in r.stderr and not [p for p in cwd.iterdir() if p.name.endswith(".tmp")]
+    r = subprocess.run([sys.executable, "-m", "ss_predict", *args, "--resume"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (cwd / "out.ss2").read_text().count("# record:") == 6

@@ -1,14 +1,17 @@
+"""data/formats/: every reader on the real sets (counts), the Zhou writer's public convention, FASTA cleaning and
+refusals (binary data, gzip bombs, unreadable files, nucleotides)."""
 import gzip
+import tracemalloc
 
 import numpy as np
 import pytest
 
+from conftest import FASTA
 from ss_predict.core.alphabet import SS8, UNSCORED
 from ss_predict.errors import FormatError, UserError
 from ss_predict.data.formats import detect, read_any
-from ss_predict.data.formats.fasta import parse_fasta
+from ss_predict.data.formats.fasta import parse_fasta, parse_records
 from ss_predict.data.formats.zhou import read_zhou, to_zhou_array, write_zhou
-from ss_predict.core.records import Protein
 
 
 @pytest.mark.data("cb513")
@@ -196,19 +199,6 @@ def test_fasta_skip_invalid(tmp_path):
     assert [p.id for p in ps] == ["b"] and len(problems) == 2
 
 
-def test_protein_record_checks_lengths():
-    with pytest.raises(ValueError):
-        Protein("x", "ACD", ss8=np.zeros(2))
-
-
-@pytest.mark.data("casp12")
-def test_convert_to_zhou_prints_what_it_dropped(tmp_path, data_root, capsys):
-    from ss_predict.cli import data_main
-    data_main(["convert", str(data_root / "lift_ss_testsets/CASP12.txt"), str(tmp_path / "c.npy.gz"), "--to", "zhou"])
-    out = capsys.readouterr().out
-    assert "wrote 47 proteins (49 rows)" in out and "dropped 1276 residues without an 8-state label" in out
-
-
 @pytest.mark.data("casp12")
 def test_processed_set_leaves_out_named_pools(tmp_path, data_root):
     """`exclude_sources` drops one pool's chains from a built set (the new-data ablation), and a name that is
@@ -229,3 +219,54 @@ def test_processed_set_leaves_out_named_pools(tmp_path, data_root):
     assert len(read_processed(tmp_path / "set.jsonl.gz", split="train")) == 8
     with pytest.raises(FormatError, match="pool_c"):
         read_processed(tmp_path / "set.jsonl.gz", exclude_sources=["pool_c"])
+
+
+def test_gzip_bomb_is_refused_in_bounded_memory(tmp_path):
+    """1 GiB of zeros packed into ~1 MB: refused as it unpacks (NUL bytes), with a few MB of Python memory."""
+    bomb = tmp_path / "bomb.fa.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as fh:
+        fh.write(b">x\n")
+        block = b"\0" * (1 << 20)
+        for _ in range(1024):
+            fh.write(block)
+    assert bomb.stat().st_size < 2 << 20
+    tracemalloc.start()
+    with pytest.raises(FormatError, match="binary data"):
+        parse_fasta(bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 200 << 20, peak
+    long_line = tmp_path / "long.fa.gz"
+    with gzip.open(long_line, "wb") as fh:
+        fh.write(b">x\n" + b"A" * (40 << 20))
+    with pytest.raises(FormatError, match="MiB long"):
+        parse_fasta(long_line)
+
+
+def test_unreadable_input_is_one_line(tmp_path, monkeypatch):
+    """Root reads any file, so the PermissionError is raised by a stand-in `open` for this one path."""
+    from ss_predict.data.formats import fasta as fasta_mod
+    p = tmp_path / "locked.fasta"
+    p.write_text(FASTA)
+    real_open = open
+
+    def locked(path, *a, **k):
+        if str(path) == str(p):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *a, **k)
+    monkeypatch.setattr(fasta_mod, "open", locked, raising=False)
+    with pytest.raises(FormatError, match="permission denied"):
+        fasta_mod.parse_fasta(p)
+
+
+def test_nucleotide_threshold():
+    def refused(seq):
+        try:
+            parse_records([("r", seq)], "t")
+        except Exception as e:  # noqa: BLE001 - the message decides
+            return "nucleotide" in str(e)
+        return False
+    assert refused("ACGU" * 5) and refused("acgtn" * 4)  # 20 letters, RNA and lower case too
+    assert not refused("ACGT" * 4 + "ACG")  # 19 letters: too short to tell
+    assert refused("ACGT" * 9 + "KL" * 2) and not refused("ACGT" * 8 + "KLMP")  # 90% vs 88.9%
+    assert not refused("MKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK")

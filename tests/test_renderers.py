@@ -6,7 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from ss_predict.prediction.renderers import Prediction, horiz, render, ss2
+from ss_predict.prediction.renderers import horiz, render, ss2
+from ss_predict.prediction.result import Prediction
 
 HEADER = "# PSIPRED HFORMAT (PSIPRED V4.0)\n"
 

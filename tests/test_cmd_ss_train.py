@@ -1,0 +1,162 @@
+"""ss-train: runs and sweeps never overwrite each other, every careless option is one line with exit status 2 and
+nothing made, Ctrl-C and SIGTERM save last.pt, a diverged run saves nothing."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import TINY, error_of, one_line_error, run_cli
+from ss_predict.checkpoint.format import load_checkpoint
+from ss_predict.cli import train_main
+
+
+@pytest.mark.data("tiny")
+def test_sweep_jobs_get_their_own_run_dirs_under_time_stamped_roots(out_dir, cwd, capsys):
+    code, out, err = run_cli(train_main, capsys, "-m", *TINY, "trainer.lr=1e-3,3e-3")
+    assert code == 0, err
+    roots = sorted((out_dir / "multirun").iterdir())
+    assert len(roots) == 1 and time.strptime(roots[0].name, "%Y-%m-%d_%H-%M-%S")
+    jobs = sorted(p.name for p in roots[0].iterdir() if p.is_dir())
+    assert jobs == ["0_phd_s0", "1_phd_s0"]
+    lrs = {load_checkpoint(roots[0] / j / "best.pt")["config"]["trainer"]["lr"] for j in jobs}
+    assert lrs == {1e-3, 3e-3}
+    assert not (out_dir / "runs").exists()
+    while time.strftime("%Y-%m-%d_%H-%M-%S") == roots[0].name:  # a later sweep gets its own root
+        time.sleep(0.1)
+    code, _, err = run_cli(train_main, capsys, "-m", *TINY, "seed=1")
+    assert code == 0, err
+    roots = sorted((out_dir / "multirun").iterdir())
+    assert len(roots) == 2 and [p.name for p in roots[1].iterdir() if p.is_dir()] == ["0_phd_s1"]
+    assert list(cwd.iterdir()) == []  # no job log or other file in the working directory
+
+
+@pytest.mark.data("tiny")
+def test_sweep_into_a_used_sweep_folder_is_refused(out_dir, cwd, tmp_path, capsys):
+    fixed = f"hydra.sweep.dir={tmp_path}/sweep"
+    assert run_cli(train_main, capsys, "-m", *TINY, fixed)[0] == 0
+    before = (tmp_path / "sweep/0_phd_s0/best.pt").read_bytes()
+    code, _, err = run_cli(train_main, capsys, "-m", *TINY, fixed)
+    assert code == 2 and "already holds a run" in one_line_error(err)
+    assert (tmp_path / "sweep/0_phd_s0/best.pt").read_bytes() == before
+
+
+@pytest.mark.data("tiny")
+def test_rerunning_a_finished_name_needs_resume_or_overwrite(out_dir, cwd, capsys):
+    run = out_dir / "runs" / "phd_s0"
+    assert run_cli(train_main, capsys, *TINY, "trainer.tensorboard=true")[0] == 0  # trainer=tiny keeps TensorBoard
+    before = (run / "best.pt").read_bytes()
+    old_events = {p.name for p in (run / "tb").iterdir()}
+    assert old_events
+    code, _, err = run_cli(train_main, capsys, *TINY)
+    assert code == 2 and "trainer.resume=auto" in one_line_error(err) and "overwrite=true" in err
+    assert (run / "best.pt").read_bytes() == before
+    # resume=auto continues the run (here: already at max_epochs, so nothing changes)
+    assert run_cli(train_main, capsys, *TINY, "trainer.resume=auto")[0] == 0
+    assert (run / "best.pt").read_bytes() == before
+    # overwrite=true starts over: old checkpoints and TensorBoard logs are gone, new ones written
+    assert run_cli(train_main, capsys, *TINY, "overwrite=true", "seed=5", "name=phd_s0")[0] == 0
+    assert load_checkpoint(run / "best.pt")["config"]["seed"] == 5
+    assert not (run / "tb").exists()
+
+
+@pytest.mark.parametrize("override, expect", [
+    ("trainer.max_epoch=3", ["trainer.max_epoch is not a trainer key", "did you mean trainer.max_epochs?"]),
+    ("model=transformer", ["model/transformer", "cnn_bigru", "dilated_cnn", "phd"]),
+    ("data=cb514", ["data/cb514", "cb513", "tiny"]),
+    ("trainer.max_epochs=abc", ["trainer.max_epochs", "integer"]),
+    ("trainer.tensorboard=maybe", ["trainer.tensorboard", "true or false"]),  # yes/no/on/off are booleans
+    ("trainer.lr=1e-3,3e-3", ["--multirun"]),
+])
+def test_config_errors_keep_hydra_hints_in_one_line(override, expect, cwd, capsys):
+    code, _, err = run_cli(train_main, capsys, "model=phd", "data=tiny", override)
+    assert code == 2 and all(x in one_line_error(err) for x in expect), err
+    assert "Config search path" not in err
+
+
+def test_bad_sweep_option_stops_before_any_job(out_dir, cwd, capsys):
+    code, _, err = run_cli(train_main, capsys, "-m", *TINY, "model=phd,transformer")
+    assert code == 2 and "Available options in 'model'" in one_line_error(err)
+    code, _, err = run_cli(train_main, capsys, "-m", *TINY, "trainer.max_epochs=1,abc")
+    assert code == 2 and "integer" in one_line_error(err)
+    assert not out_dir.exists()
+
+
+@pytest.mark.data("tiny")
+def test_train_unwritable_output_is_one_line(cwd, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    code, _, err = run_cli(train_main, capsys, *TINY, f"paths.output_dir={blocker}/out")
+    assert code == 2 and "cannot write" in one_line_error(err) and "paths.output_dir" in err
+    code, _, err = run_cli(train_main, capsys, "-m", *TINY, "seed=0,1", f"paths.output_dir={blocker}/out")
+    assert code == 2 and "cannot write" in one_line_error(err)
+
+
+@pytest.mark.parametrize("override, words", [
+    ("trainer.lr=nan", "trainer.lr=nan must be a finite number"),
+    ("trainer.lr=inf", "trainer.lr=inf must be a finite number"),
+    ("trainer.max_minutes=nan", "must be a finite number"),
+    ("name=../../escaped", "name='../../escaped'"),
+    ("name=", "name=''"),
+    ("name=/abs", "name='/abs'"),
+    ("data=[]", "data is empty"),
+    ("model=[]", "model is empty"),
+])
+def test_train_options_one_line_and_nothing_made(cwd, out_dir, capsys, override, words):
+    assert words in error_of(train_main, capsys, *TINY, override)
+    assert not out_dir.exists() and not (cwd / "escaped").exists() and not (out_dir.parent / "escaped").exists()
+
+
+@pytest.mark.data("tiny")
+def test_diverged_training_saves_no_checkpoint(cwd, out_dir, capsys):
+    err = error_of(train_main, capsys, *TINY, "trainer.lr=1e30")
+    assert "training diverged in epoch 1" in err and "trainer.lr" in err
+    run = out_dir / "runs" / "phd_s0"
+    assert not (run / "best.pt").exists() and not (run / "last.pt").exists()
+
+
+def test_ss_train_cli_info_and_bad_key():
+    ok = subprocess.run([sys.executable, "-c", "from ss_predict.cli import train_main; train_main()",
+                         "info=true", "model=dilated_cnn"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "receptive field 131" in ok.stdout
+    bad = subprocess.run([sys.executable, "-c", "from ss_predict.cli import train_main; train_main()",
+                          "trainer.nope=1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "trainer.nope" in bad.stderr
+
+
+@pytest.mark.data("tiny")
+def test_ctrl_c_saves_last(tmp_path, out_dir):
+    import signal
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "ss_predict.cli.train", "data=tiny", "trainer=tiny",
+                             "trainer.max_epochs=500", f"run_dir={tmp_path}/run", "model=phd"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # as from a terminal: a test run in the background (nohup, `&`) inherits SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while not (tmp_path / "run/last.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    (tmp_path / "run/last.pt").unlink()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+    ckpt = torch.load(tmp_path / "run/last.pt", weights_only=True)
+    assert ckpt["metrics"] == {"interrupted": True} and ckpt["train_state"] is not None
+
+
+def test_sigterm_during_training_saves_last_pt(tmp_path):
+    env = {**os.environ, "SS_OUTPUT_DIR": str(tmp_path)}
+    p = subprocess.Popen(["ss-train", *TINY, "trainer.max_epochs=1000"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    for line in p.stdout:
+        if line.startswith("[ss-train] epoch 1:"):
+            p.send_signal(signal.SIGTERM)
+            break
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 143 and err.endswith("terminated\n"), err
+    run = tmp_path / "runs" / "phd_s0"
+    assert load_checkpoint(run / "last.pt")["metrics"] == {"interrupted": True}
+    assert not [f for f in run.iterdir() if f.name.endswith(".tmp")]
