@@ -13,7 +13,7 @@ from .flip import read_flip
 from .netsurfp_csv import read_netsurfp_csv
 from .processed import read_processed
 from .scratch import read_scratch
-from .three_line import read_three_line, write_three_line
+from .three_line import LABEL_LETTERS, read_three_line, write_three_line
 from .zhou import read_zhou, write_zhou
 from .zhou_csv import is_zhou_csv, read_zhou_csv
 
@@ -70,11 +70,18 @@ def detect(path: str | Path) -> str:
     text = head.decode("utf-8", "replace").removeprefix("\ufeff")  # (a UTF-8 byte order mark)
     if is_classic_dssp(text):  # by content: SCRATCH-1D's SSpro8.dssp is a label file, not DSSP output
         return "dssp"
-    lines = text.splitlines()
-    if len(lines) >= 3 and lines[0].startswith(">") and not lines[2].startswith(">") \
-            and len(lines[1].strip()) == len(lines[2].strip()) and (len(lines) < 4 or lines[3].startswith(">")):
-        return "three_line"
-    return "fasta"
+    return "three_line" if _three_line_shaped(text.splitlines()[:-1] if len(head) == 65536 else text.splitlines()) \
+        else "fasta"
+
+
+def _three_line_shaped(lines: list[str]) -> bool:
+    """Records of exactly '>id', a sequence and a line of label letters, one label line as long as its sequence
+    at least (so a label line a few letters short is read, and refused, as a damaged 3-line file, not as FASTA)."""
+    lines = [ln.strip() for ln in lines if ln.strip()]
+    records = [lines[i:i + 3] for i in range(0, len(lines), 3)]
+    return bool(records) and all(len(r) == 3 and r[0].startswith(">") and not r[1].startswith(">")
+                                 and set(r[2].upper()) <= LABEL_LETTERS for r in records[:-1] or records) \
+        and any(len(r) == 3 and len(r[1]) == len(r[2]) for r in records)
 
 
 def read_any(path: str | Path, fmt: str | None = None, **kwargs) -> list[Protein]:

@@ -28,6 +28,8 @@ def read_netsurfp_csv(path: str | Path) -> list[Protein]:
     missing = [c for c in _COLUMNS[:3] if c not in df.columns]
     if missing:
         raise FormatError(f"{path}: missing column(s) {missing}; expected {_COLUMNS}")
+    if df.empty:
+        raise FormatError(f"{path}: no records (only a header)")
     stem = Path(path).stem.split("_")[0]
     proteins = []
     for row_no, row in enumerate(df.itertuples(index=False), start=2):

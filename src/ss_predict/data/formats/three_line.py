@@ -1,15 +1,19 @@
 """3-line label files (>id / sequence / DSSP labels): LIFT_SS test and validation sets, BC40.
 
-L and P (polyproline) are coil; X is unknown and not scored.
+L and P (polyproline) are coil; X is unknown and not scored. Sequences are checked as FASTA's are; a label
+line must have one known label letter per residue.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ...core.alphabet import SS8, labels_to_string, parse_ss8
+from ...core.alphabet import COIL_ALIASES, SS8, labels_to_string, parse_ss8
 from ...errors import FormatError
 from ...core.records import Protein
 from ...core.files import atomic_write_text
+from .fasta import clean_sequence
+
+LABEL_LETTERS = frozenset(SS8 + "".join(COIL_ALIASES) + "X")
 
 
 def read_three_line(path: str | Path) -> list[Protein]:
@@ -28,10 +32,15 @@ def read_three_line(path: str | Path) -> list[Protein]:
             raise FormatError(f"{path}: line {i + 1}: expected '>id' followed by a sequence and a label line")
         if not lines[i][1:].split():
             raise FormatError(f"{path}: line {i + 1}: record has no id after '>'")
-        rid, seq, lab = lines[i][1:].split()[0], lines[i + 1].strip(), lines[i + 2].strip()
+        rid, lab = lines[i][1:].split()[0], lines[i + 2].strip()
+        seq = clean_sequence(rid, lines[i + 1], f"{path}: line {i + 2}")
         if len(seq) != len(lab):
             raise FormatError(f"{path}: record '{rid}' (line {i + 1}): {len(seq)} residues but {len(lab)} labels")
-        proteins.append(Protein(id=rid, sequence=seq.upper(), ss8=parse_ss8(lab)))
+        bad = next((k for k, c in enumerate(lab.upper()) if c not in LABEL_LETTERS), None)
+        if bad is not None:
+            raise FormatError(f"{path}: line {i + 3}: record '{rid}' position {bad + 1}: '{lab[bad]}' is not a DSSP "
+                              f"label ({SS8}, L/P/- for coil, X for unknown)")
+        proteins.append(Protein(id=rid, sequence=seq, ss8=parse_ss8(lab)))
         i += 3
     return proteins
 
