@@ -50,6 +50,26 @@ def test_damaged_files_of_every_format_are_one_line(cwd, capsys, name, content, 
     assert name in err and words in err
 
 
+@pytest.mark.data("casp12")
+@pytest.mark.parametrize("damage, words", [
+    (lambda lines: lines.__setitem__(5, lines[5][:-3]), "record '3jb5_C' (line 4): 315 residues but 312 labels"),
+    (lambda lines: lines.__setitem__(4, lines[4][:9] + "7" + lines[4][10:]), "record '3jb5_C' position 10: '7' is not an amino-acid"),
+    (lambda lines: lines.__setitem__(2, "Q" + lines[2][1:]), "line 3: record '2n64_C' position 1: 'Q' is not a DSSP"),
+])
+def test_a_damaged_three_line_file_is_refused_not_read_as_fasta(cwd, data_root, capsys, damage, words):
+    lines = (data_root / "lift_ss_testsets/CASP12.txt").read_text().split("\n")
+    damage(lines)
+    (cwd / "c.txt").write_text("\n".join(lines))
+    for command in (["stats", "c.txt"], ["convert", "c.txt", "c.npy.gz", "--to", "zhou"]):
+        assert words in error_of(data_main, capsys, *command)
+    assert not (cwd / "c.npy.gz").exists()
+
+
+def test_a_netsurfp_csv_with_only_its_header_is_an_error(cwd, capsys):
+    (cwd / "CB513_HHblits.csv").write_text("input,dssp3,dssp8,disorder,cb513_mask\n")
+    assert "CB513_HHblits.csv: no records (only a header)" in error_of(data_main, capsys, "stats", "CB513_HHblits.csv")
+
+
 def test_damaged_files_name_the_problem(cwd, capsys):
     (cwd / "x.txt").write_bytes(b">\nMKV\nCCC\n")
     assert "line 1: record has no id" in error_of(data_main, capsys, "stats", "x.txt", "--format", "three_line")

@@ -62,8 +62,9 @@ def test_eval_names_results_by_checkpoint_and_sets_and_never_replaces(tiny_ckpt,
     assert run_cli(eval_main, capsys, *args)[0] == 0
     files = sorted(p.name for p in (out_dir / "eval").iterdir())
     assert [n for n in files if n.endswith(".json")] == ["runA_best.casp12-2.json", "runA_best.casp12.json"]
-    for stem in ("runA_best.casp12.", "runA_best.casp12-2."):  # each report has its own plots beside it
-        assert f"{stem}casp12.confusion.png" in files
+    for stem in ("runA_best.casp12.", "runA_best.casp12-2."):  # each report has its own plots, the set named once
+        assert f"{stem}confusion.png" in files
+    assert not [n for n in files if "casp12.casp12" in n]
     other = tiny_ckpt.parent.parent / "runB" / "best.pt"
     other.parent.mkdir()
     other.write_bytes(tiny_ckpt.read_bytes())

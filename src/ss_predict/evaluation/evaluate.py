@@ -177,7 +177,6 @@ def write_plots(report: dict, out: Path) -> None:
         print("[ss-eval] plots skipped: matplotlib is not installed (pip install 'ss-predict[plot]'; "
               "plots=false hides this line)", file=sys.stderr)
         return
-    from .plots import write_plots as draw
+    from .plots import plot_stem, write_plots as draw
     paths = draw(report, out)
-    print(f"[ss-eval] wrote {len(paths)} plots beside it: {out.name[:-5] if out.name.endswith('.json') else out.name}"
-          ".<set>.{confusion,f1,reliability,q3_length}.png")
+    print(f"[ss-eval] wrote {len(paths)} plots beside it: {plot_stem(report, out)}.{{confusion,f1,reliability,q3_length}}.png")

@@ -3,6 +3,7 @@ the reliability diagram (3- and 8-state) and Q3 against chain length. matplotlib
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ def _figure(w: float, h: float, ncols: int = 1):
 
 def confusion(result: dict, name: str):
     fig, axes = _figure(10.5, 4.6, 2)
-    fig.set_constrained_layout_pads(w_pad=0.15)
+    fig.get_layout_engine().set(w_pad=0.15)
     for ax, key, states in ((axes[0], "confusion8", result["states8"]), (axes[1], "confusion3", result["states3"])):
         cm = np.asarray(result[key], dtype=float)
         rows = cm.sum(1, keepdims=True)
@@ -125,15 +126,22 @@ def png_bytes(fig) -> bytes:
     return buf.getvalue()
 
 
+def plot_stem(report: dict, json_path: Path) -> str:
+    """What the plots of a set are named after: <json stem>.<set>, or the JSON's stem alone where the report holds
+    one set that the stem names already (ss-eval's default names do: ckpt.casp12.json -> ckpt.casp12.f1.png)."""
+    stem = json_path.name.removesuffix(".json")
+    sets = list(report["results"])
+    return stem if len(sets) == 1 and re.search(rf"\.{re.escape(sets[0])}(-\d+)?$", stem) else f"{stem}.<set>"
+
+
 def write_plots(report: dict, json_path: Path) -> list[Path]:
-    """<json stem>.<set>.<kind>.png next to the result JSON for every set and kind; returns the paths."""
+    """plot_stem.<kind>.png next to the result JSON for every set and kind; returns the paths."""
     json_path = Path(json_path)
-    stem = json_path.name[:-5] if json_path.name.endswith(".json") else json_path.name
     written = []
     for name, result in report["results"].items():
         for kind in KINDS:
             fig = globals()[kind](result, name)
-            path = json_path.parent / f"{stem}.{name}.{kind}.png"
+            path = json_path.parent / f"{plot_stem(report, json_path).replace('<set>', name)}.{kind}.png"
             with atomic_path(path) as tmp:
                 tmp.write_bytes(png_bytes(fig))
             written.append(path)

@@ -251,7 +251,7 @@ def log_epoch(run: Run, metrics: dict, improved: bool) -> None:
     if run.dinfo.main:
         print(f"[ss-train] epoch {epoch}: train loss {metrics['train_loss']:.4f}  valid loss "
               f"{metrics['loss']:.4f} Q3 {metrics['q3']:.2f} Q8 {metrics['q8']:.2f}  "
-              f"{metrics['residues_per_s']:,.0f} res/s{'  *best' if improved else ''}", flush=True)
+              f"{metrics['residues_per_s']:,.0f} res/s{'  *best Q3: best.pt' if improved else ''}", flush=True)
 
 
 def stop_reason(run: Run, started: float) -> str | None:

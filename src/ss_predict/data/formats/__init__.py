@@ -1,35 +1,21 @@
-"""One reader (and where useful a writer) per file format, and `detect()` to pick one from a path."""
+"""One reader (and where useful a writer) per file format, registered by its own module (`registry`), and
+`detect()` to pick one from a path."""
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from pathlib import Path
 
 from ...errors import FormatError
 from ...core.records import Protein
-from .casp_h5 import read_casp_h5
-from .dssp import is_classic_dssp, read_dssp
-from .fasta import read_fasta
-from .flip import read_flip
-from .netsurfp_csv import read_netsurfp_csv
-from .processed import read_processed
-from .scratch import read_scratch
-from .three_line import LABEL_LETTERS, read_three_line, write_three_line
-from .zhou import read_zhou, write_zhou
-from .zhou_csv import is_zhou_csv, read_zhou_csv
+from .dssp import is_classic_dssp
+from .registry import READERS, WRITERS
+from .three_line import LABEL_LETTERS
+from .zhou_csv import is_zhou_csv
 
-READERS = {
-    "zhou": read_zhou,
-    "zhou_csv": read_zhou_csv,
-    "casp_h5": read_casp_h5,
-    "netsurfp_csv": read_netsurfp_csv,
-    "three_line": read_three_line,
-    "scratch": read_scratch,
-    "flip": read_flip,
-    "fasta": read_fasta,
-    "processed": read_processed,
-    "dssp": read_dssp,
-}
-WRITERS = {"zhou": write_zhou, "fasta3": write_three_line}
+for _module in pkgutil.iter_modules(__path__):  # each format's module registers its reader / writer
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def detect(path: str | Path) -> str:
@@ -75,12 +61,14 @@ def detect(path: str | Path) -> str:
 
 
 def _three_line_shaped(lines: list[str]) -> bool:
-    """Records of exactly '>id', a sequence and a line of label letters, one label line as long as its sequence
-    at least (so a label line a few letters short is read, and refused, as a damaged 3-line file, not as FASTA)."""
+    """Records of exactly '>id', a sequence and a label line; most label lines of label letters only, one at least as
+    long as its sequence (so a file with a short or misspelt label line is read, and refused, as a damaged 3-line
+    file, not as FASTA whose records are two lines each)."""
     lines = [ln.strip() for ln in lines if ln.strip()]
     records = [lines[i:i + 3] for i in range(0, len(lines), 3)]
-    return bool(records) and all(len(r) == 3 and r[0].startswith(">") and not r[1].startswith(">")
-                                 and set(r[2].upper()) <= LABEL_LETTERS for r in records[:-1] or records) \
+    whole = records[:-1] or records  # (the last record may be cut by the end of the head)
+    return bool(records) and all(len(r) == 3 and r[0].startswith(">") and not r[1].startswith(">") for r in whole) \
+        and 2 * sum(set(r[2].upper()) <= LABEL_LETTERS for r in whole) > len(whole) \
         and any(len(r) == 3 and len(r[1]) == len(r[2]) for r in records)
 
 
@@ -106,4 +94,4 @@ def read_any(path: str | Path, fmt: str | None = None, **kwargs) -> list[Protein
         raise FormatError(f"{path}: not a readable '{fmt}' file ({detail})") from None
 
 
-__all__ = ["READERS", "WRITERS", "detect", "read_any"] + [f.__name__ for f in READERS.values()]
+__all__ = ["READERS", "WRITERS", "detect", "read_any"]

@@ -12,8 +12,10 @@ import numpy as np
 from ...errors import FormatError
 from ...core.records import Protein
 from .zhou import ZHOU_LABELS, ZHOU_RESIDUES, zhou_labels_to_ss8
+from .registry import reader
 
 
+@reader("casp_h5")
 def read_casp_h5(path: str | Path) -> list[Protein]:
     import h5py
 

@@ -23,6 +23,7 @@ from Bio.PDB.DSSP import make_dssp_dict
 from ...core.alphabet import parse_ss8
 from ...errors import FormatError
 from ...core.records import Protein
+from .registry import reader
 
 HEADER_MARK = "  #  RESIDUE"  # the line that opens the residue table of a classic DSSP file
 
@@ -90,6 +91,7 @@ def read_dssp_file(path: str | Path, chains: set[str] | None = None) -> list[Pro
     return out
 
 
+@reader("dssp")
 def read_dssp(path: str | Path, chains: str | Path | None = None) -> list[Protein]:
     """One `.dssp` file or a folder of them; `chains`: optional list file (`<PDB id><chain>` a line)."""
     path = Path(path)

@@ -22,6 +22,7 @@ from ...core.alphabet import AMINO_ACIDS, NONSTANDARD
 from ...errors import FormatError, NucleotideError, UserError
 from ...core.files import STDIO, display_name
 from ...core.records import Protein
+from .registry import reader
 
 _VALID = set(AMINO_ACIDS + "X" + NONSTANDARD)
 _GAPS = set("-.")
@@ -230,5 +231,6 @@ def parse_fasta(path: str | Path, skip_invalid: bool = False,
     return proteins, problems
 
 
+@reader("fasta")
 def read_fasta(path: str | Path) -> list[Protein]:
     return parse_fasta(path)[0]

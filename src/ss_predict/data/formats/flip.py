@@ -13,6 +13,7 @@ from Bio.SeqIO.FastaIO import SimpleFastaParser
 from ...core.alphabet import UNSCORED, parse_ss3
 from ...errors import FormatError
 from ...core.records import Protein
+from .registry import reader
 
 SPLITS = ("train", "valid", "test", "all")
 
@@ -24,6 +25,7 @@ def _split_of(title: str) -> str:
     return "valid" if tags.get("VALIDATION") == "True" else "train"
 
 
+@reader("flip")
 def read_flip(path: str | Path, split: str = "all") -> list[Protein]:
     """`path` is sampled.fasta (or its folder); split is train, valid, test or all."""
     if split not in SPLITS:

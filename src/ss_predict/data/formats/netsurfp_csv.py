@@ -13,10 +13,12 @@ import numpy as np
 from ...core.alphabet import UNSCORED, parse_ss3, parse_ss8
 from ...errors import FormatError
 from ...core.records import Protein
+from .registry import reader
 
 _COLUMNS = ["input", "dssp3", "dssp8", "disorder", "cb513_mask"]
 
 
+@reader("netsurfp_csv")
 def read_netsurfp_csv(path: str | Path) -> list[Protein]:
     import pandas as pd  # imported here: prediction start-up does not need it
 

@@ -13,6 +13,7 @@ from ...core.alphabet import SS3, SS8, labels_to_string, parse_ss3, parse_ss8
 from ...errors import FormatError
 from ...core.files import atomic_path
 from ...core.records import Protein
+from .registry import reader
 
 
 def to_line(p: Protein, source: str, split: str) -> str:
@@ -30,6 +31,7 @@ def write_processed(lines: list[str], path: str | Path) -> None:
             fh.write(("\n".join(lines) + "\n").encode())
 
 
+@reader("processed")
 def read_processed(path: str | Path, split: str = "all", exclude_sources=()) -> list[Protein]:
     """Records of one split ("train", "valid" or "all"), leaving out those of the pools named in
     `exclude_sources` (an ablation knob, e.g. `+data.train.exclude_sources=[zhou_cullpdb,cmbi_dssp]`)."""

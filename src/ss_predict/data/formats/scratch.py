@@ -8,6 +8,7 @@ from Bio.SeqIO.FastaIO import SimpleFastaParser
 from ...core.alphabet import parse_ss8
 from ...errors import FormatError
 from ...core.records import Protein
+from .registry import reader
 
 
 def _records(path: Path) -> list[tuple[str, str]]:
@@ -17,6 +18,7 @@ def _records(path: Path) -> list[tuple[str, str]]:
         return [(t.split()[0], s.replace(" ", "")) for t, s in SimpleFastaParser(fh)]
 
 
+@reader("scratch")
 def read_scratch(path: str | Path, labels: str | Path | None = None) -> list[Protein]:
     """`path` is Proteins.fa (or the folder holding it); labels default to SSpro8.dssp beside it."""
     path = Path(path)

@@ -12,10 +12,12 @@ from ...errors import FormatError
 from ...core.records import Protein
 from ...core.files import atomic_write_text
 from .fasta import clean_sequence
+from .registry import reader, writer
 
 LABEL_LETTERS = frozenset(SS8 + "".join(COIL_ALIASES) + "X")
 
 
+@reader("three_line")
 def read_three_line(path: str | Path) -> list[Protein]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")  # (a byte order mark is dropped)
@@ -45,6 +47,7 @@ def read_three_line(path: str | Path) -> list[Protein]:
     return proteins
 
 
+@writer("fasta3")
 def write_three_line(proteins: list[Protein], path: str | Path) -> None:
     """Writes 8-state labels (X where unscored); 3-state-only records get their 3-state letters."""
     out = []

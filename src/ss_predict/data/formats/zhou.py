@@ -27,6 +27,7 @@ from ...core.alphabet import SS8, UNSCORED
 from ...errors import FormatError, UserError
 from ...core.files import atomic_path
 from ...core.records import Protein
+from .registry import reader, writer
 
 ROW_LEN = 700
 N_COLS = 57
@@ -107,6 +108,7 @@ def merge_rows(first: Protein, second: Protein) -> Protein:
     )
 
 
+@reader("zhou")
 def read_zhou(path: str | Path, split: str = "all", merge: bool = True, rows_of: str | Path | None = None,
               rows_split: str = "all") -> list[Protein]:
     """Read a Zhou file; split is all, train, test or valid (the latter three for 6133 / 5926 rows).
@@ -235,6 +237,7 @@ def to_zhou_array(proteins: list[Protein]) -> tuple[np.ndarray, dict]:
                  "dropped_chains": dropped_chains}
 
 
+@writer("zhou")
 def write_zhou(proteins: list[Protein], path: str | Path) -> dict:
     """Write the public files' layout: a flat N x 39900 float32 array (`.npy`, or gzip'd when `.gz`).
 

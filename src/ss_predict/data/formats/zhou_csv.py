@@ -16,6 +16,7 @@ from ...core.alphabet import parse_ss8
 from ...errors import FormatError
 from ...core.records import Protein
 from .zhou import CB513_ROWS, merge_rows
+from .registry import reader
 
 HEADER = ["id", "len", "input", "expected"]
 
@@ -25,6 +26,7 @@ def is_zhou_csv(path: str | Path) -> bool:
         return fh.readline().strip().split(",") == HEADER
 
 
+@reader("zhou_csv")
 def read_zhou_csv(path: str | Path, merge: bool = True) -> list[Protein]:
     path = Path(path)
     stem = path.name.split(".")[0]
