@@ -160,10 +160,11 @@ def test_zhou_cb513_split_protein_and_named_splits(tmp_path, data_root):
     # named splits are defined by the 6133 / 5926 row layouts
     with pytest.raises(FormatError, match="split"):
         read_zhou(tmp_path / "cb513+profile_split1.npy", split="train")
-    big = np.zeros((6133, 700, 57), dtype=np.float32)
-    big[:, :, 21] = 1
+    big = np.lib.format.open_memmap(tmp_path / "cullpdb+profile_6133.npy", "w+", np.uint8, (6133, 700, 57))
+    big[:, :, 21] = 1  # (0/1 values: bytes hold them, and the file is a quarter of float32's 1 GB)
     big[:, 0, 21], big[:, 0, 0], big[:, 0, 22 + 5] = 0, 1, 1  # one residue (A, label H) per row
-    np.save(tmp_path / "cullpdb+profile_6133.npy", big)
+    big.flush()
+    del big
     sizes = {s: len(read_zhou(tmp_path / "cullpdb+profile_6133.npy", split=s)) for s in ("train", "test", "valid")}
     assert sizes == {"train": 5600, "test": 272, "valid": 256}
 

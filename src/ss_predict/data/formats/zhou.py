@@ -60,10 +60,12 @@ def load_array(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.exists():
         raise FormatError(f"{path}: file not found")
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as fh:
-            arr = np.load(io.BytesIO(fh.read()), allow_pickle=False)
+    try:  # a plain .npy is mapped, not read (rows are converted one by one); a .npy.gz is read once, no copy
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                arr = np.load(fh, allow_pickle=False)
+        else:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
         raise FormatError(f"{path}: not a Zhou .npy/.npy.gz array ({e})") from None
     if arr.ndim == 2 and arr.shape[1] == ROW_LEN * N_COLS:
