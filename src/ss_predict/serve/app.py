@@ -157,7 +157,7 @@ ERRORS = {s: {"model": ErrorBody, "description": d} for s, d in {
 
 def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
     """The app around a loaded `ss_predict.Predictor`; one model thread serves every request."""
-    batcher = Batcher(predictor.predict_proteins, limits.max_queue, predictor.max_tokens)
+    batcher = Batcher(predictor.predict_proteins, limits.max_queue)
     # One drawing thread: matplotlib's rcParams are global, and a picture past its deadline (504) still
     # finishes here, so the drawing a server does at once is bounded by one max_svg_residues picture.
     drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ss-serve-svg")
