@@ -3,6 +3,7 @@ coalesced by the model thread, startup errors and SIGTERM drain on a real server
 in a real headless Chromium."""
 import contextlib
 import copy
+import http.client
 import io
 import json
 import os
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,7 @@ from ss_predict.errors import UserError  # noqa: E402
 from ss_predict.prediction.renderers import render  # noqa: E402
 from ss_predict.serve import app as app_module  # noqa: E402
 from ss_predict.serve.app import create_app  # noqa: E402
+from ss_predict.serve import cli as serve_cli  # noqa: E402
 from ss_predict.serve.cli import parse_args as serve_args  # noqa: E402
 from ss_predict.serve.limits import Limits  # noqa: E402
 
@@ -416,6 +420,45 @@ def _answers(url) -> bool:
         return httpx.get(f"{url}/api/health", timeout=2).status_code == 200
     except httpx.TransportError:
         return False
+
+
+@contextlib.contextmanager
+def live(predictor, **limits):
+    """The app in the uvicorn server ss-serve runs, on a free loopback port, in a thread; yields (host, port)."""
+    lim = Limits(**limits)
+    srv = serve_cli.server(create_app(predictor, lim), lim, access_log=False)
+    sock = serve_cli.listen("127.0.0.1", 0)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: srv.started, "the server to start")
+        yield sock.getsockname()[:2]
+    finally:
+        srv.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+def test_an_oversized_body_is_a_413_that_plain_clients_read(predictor):
+    """urllib and http.client send the whole body before they read: the server reads (and drops) it, then
+    answers 413, rather than closing on them (a reset connection, never the answer)."""
+    big = (">a\n" + "A" * 60 + "\n").encode() * 320_000  # 20 MB: more than the sockets buffer
+    with live(predictor, max_body=1000) as (host, port):
+        url = f"http://{host}:{port}/api/predict"
+        with pytest.raises(urllib.error.HTTPError) as e:  # Content-Length declared
+            urllib.request.urlopen(urllib.request.Request(url, data=big, headers={"Content-Type": "text/plain"}),
+                                   timeout=60)
+        assert e.value.code == 413
+        assert json.loads(e.value.read()) == {"error": "the request body is over 1,000 bytes, the most this server "
+                                                       "takes; send fewer sequences"}
+        conn = http.client.HTTPConnection(host, port, timeout=60)  # chunked: no length declared
+        conn.request("POST", "/api/predict", body=iter([big[i:i + 65536] for i in range(0, len(big), 65536)]),
+                     encode_chunked=True)
+        r = conn.getresponse()
+        assert r.status == 413 and b"over 1,000 bytes" in r.read()
+        conn.close()
+        ok = urllib.request.urlopen(urllib.request.Request(url, data=f">u\n{UBIQUITIN}\n".encode()), timeout=60)
+        assert ok.status == 200 and json.loads(ok.read())[0]["id"] == "u"
 
 
 def run_ss_serve(*args):

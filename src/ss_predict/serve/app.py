@@ -53,18 +53,39 @@ def error(status: int, message: str, headers: dict | None = None) -> JSONRespons
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused (413) as soon as it is known to exceed `limit` bytes (declared or streamed)."""
-    too_big = f"the request body is over {limit:,} bytes, the most this server takes; send fewer sequences"
+DRAIN = 64 * 1024 * 1024  # bytes of an oversized body read (and dropped) so that its client reads the 413
+
+
+async def read_body(request: Request, limit: int, seconds: float) -> bytes:
+    """The body, within `seconds` (else 408). Over `limit` bytes (declared or streamed): 413, once the rest
+    has been read and dropped (up to DRAIN bytes more, within `seconds`): a client that sends its whole body
+    before it reads (urllib, requests) would otherwise meet a reset connection instead of the answer. A
+    client that asked `Expect: 100-continue` (curl) is answered at once, before it sends the body."""
+    too_big = ApiError(413, f"the request body is over {limit:,} bytes, the most this server takes; send fewer "
+                            "sequences")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, too_big)
+    over = declared.isdigit() and int(declared) > limit
+    if over and (int(declared) > limit + DRAIN or request.headers.get("expect", "").lower() == "100-continue"):
+        raise too_big
     chunks, n = [], 0
-    async for chunk in request.stream():
-        n += len(chunk)
-        if n > limit:
-            raise ApiError(413, too_big)
-        chunks.append(chunk)
+
+    async def read():
+        nonlocal n, over
+        async for chunk in request.stream():
+            n += len(chunk)
+            over = over or n > limit
+            if not over:
+                chunks.append(chunk)
+            elif n > limit + DRAIN:
+                return
+
+    try:
+        await asyncio.wait_for(read(), seconds)
+    except asyncio.TimeoutError:
+        if not over:
+            raise ApiError(408, f"the request body did not arrive within {seconds:g} s") from None
+    if over:
+        raise too_big
     return b"".join(chunks)
 
 
@@ -221,10 +242,7 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
         formats = list(dict.fromkeys(f.value for f in fmt))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limits.timeout
-        try:
-            body = await asyncio.wait_for(read_body(request, limits.max_body), limits.timeout)
-        except asyncio.TimeoutError:
-            raise ApiError(408, f"the request body did not arrive within {limits.timeout:g} s") from None
+        body = await read_body(request, limits.max_body, limits.timeout)
         proteins = await run_in_threadpool(lambda: predictor.read(sequences_of(
             body, request.headers.get("content-type", ""))))
         residues = sum(len(p.sequence) for p in proteins)

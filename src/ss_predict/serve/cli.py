@@ -76,7 +76,8 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(config):
+def server(app, limits: Limits, access_log: bool = True):
+    """The uvicorn server ss-serve runs `app` in (tests run it too)."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -88,7 +89,10 @@ def _server(config):
                 yield
                 self._captured_signals.clear()
 
-    return Server(config)
+    return Server(uvicorn.Config(app, log_level="info", access_log=access_log,
+                                 timeout_graceful_shutdown=int(limits.timeout) + 5, timeout_keep_alive=5,
+                                 limit_concurrency=max(1000, 4 * limits.max_queue), server_header=False,
+                                 proxy_headers=False))
 
 
 @guarded
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
         import fastapi  # noqa: F401
-        import uvicorn
+        import uvicorn  # noqa: F401
     except ImportError as e:
         raise UserError(f"ss-serve needs {e.name}: pip install 'ss-predict[serve]'") from None
     if args.host in ALL_INTERFACES:
@@ -118,15 +122,11 @@ def main(argv: list[str] | None = None) -> None:
                         "sequence-only model")
     limits = Limits(args.max_residues, args.max_body, args.max_queue, args.timeout,
                     max_svg_residues=args.max_svg_residues)
-    config = uvicorn.Config(create_app(predictor, limits), log_level="info", access_log=not args.no_access_log,
-                            timeout_graceful_shutdown=int(args.timeout) + 5, timeout_keep_alive=5,
-                            limit_concurrency=max(1000, 4 * args.max_queue), server_header=False,
-                            proxy_headers=False)
+    srv = server(create_app(predictor, limits), limits, access_log=not args.no_access_log)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"ss-serve: model {model_label(args.model)} on {predictor.device}: http://{shown}:{port}/ "
           "(API /api/predict, docs /docs); SIGTERM or Ctrl-C stops it", file=sys.stderr, flush=True)
-    server = _server(config)
-    server.run(sockets=[sock])
-    if not server.started:
+    srv.run(sockets=[sock])
+    if not srv.started:
         raise UserError("the server did not start (see the log above)")
