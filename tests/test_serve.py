@@ -179,6 +179,8 @@ def test_bad_input_is_a_one_line_json_error_as_the_cli_says_it(predictor, tmp_pa
             (b"\xff\xfe>a\nMKV", "text/plain"): (422, "not UTF-8"),
             (">a\nMKV\n>a\nMKV\n", "text/plain"): (422, "duplicate id 'a'"),
             ('{"sequences": {"a": "MK', "application/json"): (400, "not JSON"),
+            ("[" * 100_000 + "]" * 100_000, "application/json"): (400, "JSON nested too deeply"),
+            ('{"sequences": {"a": ' + "7" * 5000 + "}}", "application/json"): (400, "number of too many digits"),
             ('{"seqs": []}', "application/json"): (422, '{"sequences"'),
             ('{"sequences": [{"id": "a"}]}', "application/json"): (422, "item 1"),
             ('{"sequences": {"a": 5}}', "application/json"): (422, "record 'a'"),
@@ -187,8 +189,8 @@ def test_bad_input_is_a_one_line_json_error_as_the_cli_says_it(predictor, tmp_pa
         }
         for (body, ctype), (status, words) in cases.items():
             r = c.post("/api/predict", content=body, headers={"Content-Type": ctype})
-            assert (r.status_code, r.headers["content-type"]) == (status, "application/json"), body
-            assert words in r.json()["error"] and "\n" not in r.json()["error"], body
+            assert (r.status_code, r.headers["content-type"]) == (status, "application/json"), body[:60]
+            assert words in r.json()["error"] and "\n" not in r.json()["error"], body[:60]
         r = c.post("/api/predict?format=xml", content=">a\nMKV\n")
         assert r.status_code == 422 and "format" in r.json()["error"]
         assert c.get("/nowhere").json() == {"error": "Not Found"}

@@ -112,6 +112,10 @@ def _json_sequences(text: str):
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ApiError(400, f"the request body is not JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise ApiError(400, "the request body is JSON nested too deeply to read") from None
+    except ValueError:  # Python reads integers of up to 4,300 digits (sys.get_int_max_str_digits)
+        raise ApiError(400, "the request body is JSON with a number of too many digits to read") from None
     seqs = doc.get("sequences") if isinstance(doc, dict) else None
     if isinstance(seqs, dict):
         for rid, seq in seqs.items():
