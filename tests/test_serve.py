@@ -296,6 +296,25 @@ def test_dna_is_refused_without_advice_about_options_the_server_lacks(predictor,
     assert said.startswith(r.json()["error"].removesuffix(" (this server predicts proteins only)"))
 
 
+def test_an_id_that_is_not_unicode_text_is_a_422_naming_it_in_any_format(predictor):
+    """JSON can send a lone surrogate ("\\ud800x"): formats that write the id as UTF-8 refuse it (422, the
+    record named with the surrogate escaped); json escapes it, ss2 and horiz of one record do not print it."""
+    body = '{"sequences": {"\\ud800x": "%s"}}' % UBIQUITIN
+    two = '{"sequences": {"ok": "%s", "\\ud800x": "%s"}}' % (UBIQUITIN, UBIQUITIN)
+    said = ("sequences: record '\\ud800x': the id is not Unicode text (character 1 is a lone surrogate), which "
+            "format {} cannot write; fix the id, or use format=json")
+    asks = [("fasta", body), ("ss2", two), ("horiz", two), ("json&format=fasta", body)]
+    if has_matplotlib():
+        asks.append(("svg", body))
+    with serving(predictor) as c:
+        for fmt, content in asks:
+            r = c.post(f"/api/predict?format={fmt}", content=content)
+            assert (r.status_code, r.json()) == (422, {"error": said.format(fmt.split("=")[-1])}), fmt
+        for fmt in ("json", "ss2", "horiz"):
+            assert c.post(f"/api/predict?format={fmt}", content=body).status_code == 200, fmt
+        assert c.post("/api/predict", content=body).json()[0]["id"] == "\ud800x"
+
+
 def test_json_sent_without_a_json_content_type_is_read_as_json(predictor):
     doc = json.dumps({"sequences": {"u": UBIQUITIN}})
     with serving(predictor) as c:

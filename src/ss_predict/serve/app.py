@@ -141,12 +141,26 @@ def render_picture(preds: list, fmt: str) -> str:
     return FORMATS[fmt].render(preds)  # several records: stacked in one picture, as ss-predict -f svg -o FILE.svg
 
 
+def check_ids_written(records: list, fmt: str) -> None:
+    """Refuse (422, naming the record) an id that is not Unicode text, such as one with a lone surrogate
+    (JSON can send "\\ud800"): format `fmt` cannot write it as UTF-8 (format json escapes it)."""
+    for r in records:
+        try:
+            r.id.encode("utf-8")
+        except UnicodeEncodeError as e:
+            shown = r.id.encode("utf-8", "backslashreplace").decode()
+            raise FormatError(f"{SOURCE}: record '{shown}': the id is not Unicode text (character {e.start + 1} is a "
+                              f"lone surrogate), which format {fmt} cannot write; fix the id, or use format=json") \
+                from None
+
+
 def _check_picture(fmt: str, proteins: list, limits: Limits) -> None:
     """Refuse, before queueing, a picture request this server cannot draw: no matplotlib (400), more residues
     than `max_svg_residues` or a chain over pictures.MAX_RESIDUES (413)."""
     if importlib.util.find_spec("matplotlib") is None:
         raise ApiError(400, f'format {fmt} needs matplotlib, which this server lacks (its operator can pip install '
                             f'"ss-predict[plot]"); use {OTHER_FORMATS}')
+    check_ids_written(proteins, fmt)  # (a picture draws its records' ids)
     residues = sum(len(p.sequence) for p in proteins)
     if residues > limits.max_svg_residues:
         raise ApiError(413, f"{residues:,} residues in this request; format {fmt} draws at most "
@@ -268,6 +282,13 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
             raise ApiError(504, f"no prediction within {limits.timeout:g} s (the server is busy); "
                                 "try again later or send fewer residues") from None
         texts = await run_in_threadpool(lambda: {f: render(preds, f) for f in formats if f not in drawn})
+        for f, text in texts.items():  # the answer is UTF-8: an id it cannot write is the client's (422)
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    check_ids_written(preds, f)
+                    raise
         for f in drawn:
             texts[f] = await draw(preds, f, deadline)
         if len(formats) == 1:
