@@ -197,6 +197,16 @@ def test_bad_input_is_a_one_line_json_error_as_the_cli_says_it(predictor, tmp_pa
         assert c.get("/api/predict").status_code == 405
 
 
+def test_a_nul_in_fasta_text_is_binary_data_as_ss_predict_says(predictor, tmp_path, capsys):
+    bad = tmp_path / "nul.fasta"
+    bad.write_text(f">ok\n{UBIQUITIN}\r\n>a\x00\nMKVLA\n")
+    said = cli_error(bad, capsys).replace(str(bad), "sequences")
+    assert said == "sequences: line 3: binary data, not a text file"
+    with serving(predictor) as c:
+        r = c.post("/api/predict", content=bad.read_bytes(), headers={"Content-Type": "text/plain"})
+    assert (r.status_code, r.json()) == (422, {"error": said})
+
+
 def test_svg_format_is_the_pictures_cartoon_or_a_clear_400(predictor):
     with serving(predictor) as c:
         r = c.post("/api/predict?format=svg", content=f">u\n{UBIQUITIN}\n")

@@ -8,6 +8,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from enum import Enum
@@ -104,6 +105,9 @@ def sequences_of(body: bytes, content_type: str):
         raise FormatError(f"{SOURCE}: empty request body (give FASTA text or JSON)")
     if not text.lstrip().startswith(">"):
         raise FormatError(f"{SOURCE}: line 1 does not start with '>' (not FASTA)")
+    if "\x00" in text:  # as ss-predict reads a file: a NUL is binary data
+        line = len(re.findall(r"\r\n|\r|\n", text[:text.index("\x00")])) + 1
+        raise FormatError(f"{SOURCE}: line {line}: binary data, not a text file")
     return list(SimpleFastaParser(io.StringIO(text)))
 
 
