@@ -492,6 +492,67 @@ def test_an_oversized_body_is_a_413_that_plain_clients_read(predictor):
         assert ok.status == 200 and json.loads(ok.read())[0]["id"] == "u"
 
 
+def raw_exchange(addr, data: bytes, timeout=20.0) -> bytes:
+    """Send `data` on a fresh connection, then read until the server closes it (bounded by `timeout`)."""
+    with socket.create_connection(addr, timeout=timeout) as s:
+        s.sendall(data)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+        return got
+
+
+def test_malformed_http_is_the_json_error_and_head_is_200(predictor):
+    head = b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\n"
+    cases = {
+        "negative length": head + b"Content-Length: -5\r\n\r\n",
+        "two lengths": head + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\n>a\n",
+        "bad chunk size": head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n>a\n\r\n0\r\n\r\n",
+        "200 kB header": head + b"X-Big: " + b"a" * 200_000 + b"\r\n\r\n",
+    }
+    with live(predictor) as addr:
+        for what, data in cases.items():
+            status, _, rest = raw_exchange(addr, data).partition(b"\r\n")
+            headers, _, body = rest.partition(b"\r\n\r\n")
+            assert status == b"HTTP/1.1 400 Bad Request", what
+            assert b"content-type: application/json" in headers.lower(), what
+            assert json.loads(body)["error"].startswith("the request is not valid HTTP/1.1"), what
+        conn = http.client.HTTPConnection(*addr, timeout=20)
+        conn.request("HEAD", "/")
+        r = conn.getresponse()
+        assert r.status == 200 and r.getheader("content-type").startswith("text/html") and r.read() == b""
+        conn.close()
+
+
+def test_clients_that_never_finish_a_request_are_disconnected_after_the_timeout(predictor):
+    """Slow clients cannot hold the server: a connection whose request headers (or unasked-for body) have
+    not arrived within --timeout of connecting, or of its last answer, is closed."""
+    with live(predictor, timeout=2) as addr:
+        socks = [socket.create_connection(addr, timeout=15) for _ in range(20)]
+        try:
+            for i, s in enumerate(socks):
+                s.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n" if i % 2 else b"POS")
+            keep = socks[0]  # one that finished a request first, then never finishes the next
+            keep.sendall(b"T /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n>u\nMQIFVKTLTGKTI\n")
+            assert keep.recv(65536).startswith(b"HTTP/1.1 200 OK")
+            keep.sendall(b"GET / HTTP/1.1\r\n")
+            t0 = time.monotonic()
+            for s in socks:  # each closed by the server: recv answers b"" (else it times out after 15 s)
+                while s.recv(65536):
+                    pass
+            assert time.monotonic() - t0 < 14
+        finally:
+            for s in socks:
+                s.close()
+        with socket.create_connection(addr, timeout=15) as s:  # a client that sends a body nobody asked for
+            s.sendall(b"POST /api/health HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nab")
+            assert s.recv(65536).startswith(b"HTTP/1.1 405")
+            s.sendall(b"cd")
+            while s.recv(65536):
+                pass
+        assert httpx.get(f"http://{addr[0]}:{addr[1]}/api/health", timeout=10).status_code == 200
+
+
 def run_ss_serve(*args):
     return subprocess.run([*SS_SERVE, *args], capture_output=True, text=True, timeout=120)
 

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..api import SOURCE
@@ -85,6 +86,8 @@ async def read_body(request: Request, limit: int, seconds: float) -> bytes:
     except asyncio.TimeoutError:
         if not over:
             raise ApiError(408, f"the request body did not arrive within {seconds:g} s") from None
+    except ClientDisconnect:  # (or the server closed it: malformed chunks) nobody reads this answer
+        raise ApiError(400, "the client closed the connection before its body arrived") from None
     if over:
         raise too_big
     return b"".join(chunks)
@@ -312,7 +315,7 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
     async def formats():
         return [{"name": f.name, "extension": f.extension, "kind": f.kind, "media": f.media} for f in SERVED.values()]
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     async def index():
         return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff",
                                            "Referrer-Policy": "no-referrer"})
