@@ -3,6 +3,7 @@ coalesced by the model thread, startup errors and SIGTERM drain on a real server
 in a real headless Chromium."""
 import contextlib
 import copy
+import http.client
 import io
 import json
 import os
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +33,10 @@ import ss_predict  # noqa: E402
 from conftest import one_line_error  # noqa: E402
 from ss_predict.cli import predict_main  # noqa: E402
 from ss_predict.errors import UserError  # noqa: E402
+from ss_predict.prediction.renderers import render  # noqa: E402
 from ss_predict.serve import app as app_module  # noqa: E402
 from ss_predict.serve.app import create_app  # noqa: E402
+from ss_predict.serve import cli as serve_cli  # noqa: E402
 from ss_predict.serve.cli import parse_args as serve_args  # noqa: E402
 from ss_predict.serve.limits import Limits  # noqa: E402
 
@@ -75,7 +80,11 @@ class Gated:
         return self.inner.predict_proteins(proteins, **kw)
 
 
-def cli_output(path, fmt="json"):
+def cli_output(path, fmt="json", file=None):
+    """What `ss-predict PATH -f FMT` writes to standard output (or to `file`: -o FILE)."""
+    if file is not None:
+        predict_main([str(path), "-f", fmt, "--device", "cpu", "-o", str(file)])
+        return file.read_text()
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         predict_main([str(path), "-f", fmt, "--device", "cpu"])
@@ -91,14 +100,6 @@ def cli_error(path, capsys):
 
 def fasta(pairs):
     return "".join(f">{i}\n{s}\n" for i, s in pairs)
-
-
-def assert_same_records(got, want):
-    assert [(r["id"], r["sequence"], r["ss8"], r["ss3"]) for r in got] == \
-           [(r["id"], r["sequence"], r["ss8"], r["ss3"]) for r in want]
-    for g, w in zip(got, want):  # 4-decimal JSON numbers; a batch of other lengths moves them by ~1e-7
-        np.testing.assert_allclose(g["p8"], w["p8"], atol=1.01e-4)
-        np.testing.assert_allclose(g["p3"], w["p3"], atol=1.01e-4)
 
 
 def hide_matplotlib(monkeypatch):
@@ -178,6 +179,8 @@ def test_bad_input_is_a_one_line_json_error_as_the_cli_says_it(predictor, tmp_pa
             (b"\xff\xfe>a\nMKV", "text/plain"): (422, "not UTF-8"),
             (">a\nMKV\n>a\nMKV\n", "text/plain"): (422, "duplicate id 'a'"),
             ('{"sequences": {"a": "MK', "application/json"): (400, "not JSON"),
+            ("[" * 100_000 + "]" * 100_000, "application/json"): (400, "JSON nested too deeply"),
+            ('{"sequences": {"a": ' + "7" * 5000 + "}}", "application/json"): (400, "number of too many digits"),
             ('{"seqs": []}', "application/json"): (422, '{"sequences"'),
             ('{"sequences": [{"id": "a"}]}', "application/json"): (422, "item 1"),
             ('{"sequences": {"a": 5}}', "application/json"): (422, "record 'a'"),
@@ -186,12 +189,22 @@ def test_bad_input_is_a_one_line_json_error_as_the_cli_says_it(predictor, tmp_pa
         }
         for (body, ctype), (status, words) in cases.items():
             r = c.post("/api/predict", content=body, headers={"Content-Type": ctype})
-            assert (r.status_code, r.headers["content-type"]) == (status, "application/json"), body
-            assert words in r.json()["error"] and "\n" not in r.json()["error"], body
+            assert (r.status_code, r.headers["content-type"]) == (status, "application/json"), body[:60]
+            assert words in r.json()["error"] and "\n" not in r.json()["error"], body[:60]
         r = c.post("/api/predict?format=xml", content=">a\nMKV\n")
         assert r.status_code == 422 and "format" in r.json()["error"]
         assert c.get("/nowhere").json() == {"error": "Not Found"}
         assert c.get("/api/predict").status_code == 405
+
+
+def test_a_nul_in_fasta_text_is_binary_data_as_ss_predict_says(predictor, tmp_path, capsys):
+    bad = tmp_path / "nul.fasta"
+    bad.write_text(f">ok\n{UBIQUITIN}\r\n>a\x00\nMKVLA\n")
+    said = cli_error(bad, capsys).replace(str(bad), "sequences")
+    assert said == "sequences: line 3: binary data, not a text file"
+    with serving(predictor) as c:
+        r = c.post("/api/predict", content=bad.read_bytes(), headers={"Content-Type": "text/plain"})
+    assert (r.status_code, r.json()) == (422, {"error": said})
 
 
 def test_svg_format_is_the_pictures_cartoon_or_a_clear_400(predictor):
@@ -263,7 +276,10 @@ def test_svg_residues_are_capped_and_drawn_within_the_deadline(predictor, monkey
         gate.set()
 
 
-def test_several_formats_come_from_one_prediction(predictor):
+def test_several_formats_come_from_one_prediction(predictor, tmp_path):
+    """Each part of a several-format answer is, byte for byte, what that format alone answers and what
+    ss-predict writes for the same file: the first request on a fresh model thread included (torch's thread
+    count is per thread: unset there, the first run differed in the last bits, svg coordinates showed it)."""
     text = EXAMPLE.read_text()
     formats = ["json", "ss2", "horiz"] + (["svg"] if has_matplotlib() else [])
     with serving(predictor) as c:
@@ -272,8 +288,9 @@ def test_several_formats_come_from_one_prediction(predictor):
         got = r.json()
         assert list(got) == formats  # in the order asked, each once
         assert c.app.state.batcher.requests == 1
-        for fmt in formats:  # each the text that format alone answers
-            assert got[fmt] == c.post(f"/api/predict?format={fmt}", content=text).text, fmt
+        for fmt in formats:  # each the text that format alone answers, and ss-predict's
+            alone = c.post(f"/api/predict?format={fmt}", content=text).text
+            assert got[fmt] == alone == cli_output(EXAMPLE, fmt, tmp_path / f"out.{fmt}"), fmt
 
 
 def test_dna_is_refused_without_advice_about_options_the_server_lacks(predictor, tmp_path, capsys):
@@ -287,6 +304,25 @@ def test_dna_is_refused_without_advice_about_options_the_server_lacks(predictor,
     assert r.json()["error"] == ("sequences: record 'gene' looks like a nucleotide sequence (100% A/C/G/T/U/N); "
                                  "give protein sequences (this server predicts proteins only)")
     assert said.startswith(r.json()["error"].removesuffix(" (this server predicts proteins only)"))
+
+
+def test_an_id_that_is_not_unicode_text_is_a_422_naming_it_in_any_format(predictor):
+    """JSON can send a lone surrogate ("\\ud800x"): formats that write the id as UTF-8 refuse it (422, the
+    record named with the surrogate escaped); json escapes it, ss2 and horiz of one record do not print it."""
+    body = '{"sequences": {"\\ud800x": "%s"}}' % UBIQUITIN
+    two = '{"sequences": {"ok": "%s", "\\ud800x": "%s"}}' % (UBIQUITIN, UBIQUITIN)
+    said = ("sequences: record '\\ud800x': the id is not Unicode text (character 1 is a lone surrogate), which "
+            "format {} cannot write; fix the id, or use format=json")
+    asks = [("fasta", body), ("ss2", two), ("horiz", two), ("json&format=fasta", body)]
+    if has_matplotlib():
+        asks.append(("svg", body))
+    with serving(predictor) as c:
+        for fmt, content in asks:
+            r = c.post(f"/api/predict?format={fmt}", content=content)
+            assert (r.status_code, r.json()) == (422, {"error": said.format(fmt.split("=")[-1])}), fmt
+        for fmt in ("json", "ss2", "horiz"):
+            assert c.post(f"/api/predict?format={fmt}", content=body).status_code == 200, fmt
+        assert c.post("/api/predict", content=body).json()[0]["id"] == "\ud800x"
 
 
 def test_json_sent_without_a_json_content_type_is_read_as_json(predictor):
@@ -355,13 +391,12 @@ def test_full_queue_is_503_with_retry_after_and_a_late_answer_504(predictor):
         assert batcher.requests == 2  # the first (started before it timed out) and the last; not the cancelled
 
 
-def test_concurrent_requests_share_one_run_and_match_ss_predict(predictor, cb513, tmp_path):
-    """12 clients, one sequence each, all with the same id: the model thread runs the 11 that queued behind
-    the first together; every client gets its own sequence's prediction, as ss-predict gives it."""
+def test_concurrent_requests_are_answered_as_if_each_were_alone(predictor, cb513):
+    """12 clients, one sequence each, all with the same id, 11 of them queued while the model thread holds
+    the first: each answer is byte for byte what that request gets alone (never batched with another
+    request: a batch of 2 differs from a batch of 1 in the last bits, which 4-decimal JSON shows)."""
     chains = cb513[:12]
-    fa = tmp_path / "twelve.fasta"
-    fa.write_text(fasta(chains))
-    want = json.loads(cli_output(fa))
+    alone = [render(predictor.predict_proteins(predictor.read([("query", s)])), "json") for _, s in chains]
     gated = Gated(predictor)
     got = [None] * len(chains)
     with serving(gated) as c:
@@ -379,11 +414,9 @@ def test_concurrent_requests_share_one_run_and_match_ss_predict(predictor, cb513
         gated.gate.set()
         for t in threads:
             t.join()
-        assert (batcher.requests, batcher.runs) == (12, 2)
     assert [r.status_code for r in got] == [200] * 12
-    records = [r.json() for r in got]
-    assert all(len(rec) == 1 and rec[0]["id"] == "query" for rec in records)
-    assert_same_records([{**rec[0], "id": w["id"]} for rec, w in zip(records, want)], want)
+    assert [r.text for r in got] == alone
+    assert (batcher.requests, batcher.runs) == (12, 12)  # one model run per request
 
 
 # ---------------------------------------------------------------- a real server process
@@ -418,6 +451,106 @@ def _answers(url) -> bool:
         return httpx.get(f"{url}/api/health", timeout=2).status_code == 200
     except httpx.TransportError:
         return False
+
+
+@contextlib.contextmanager
+def live(predictor, **limits):
+    """The app in the uvicorn server ss-serve runs, on a free loopback port, in a thread; yields (host, port)."""
+    lim = Limits(**limits)
+    srv = serve_cli.server(create_app(predictor, lim), lim, access_log=False)
+    sock = serve_cli.listen("127.0.0.1", 0)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: srv.started, "the server to start")
+        yield sock.getsockname()[:2]
+    finally:
+        srv.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+def test_an_oversized_body_is_a_413_that_plain_clients_read(predictor):
+    """urllib and http.client send the whole body before they read: the server reads (and drops) it, then
+    answers 413, rather than closing on them (a reset connection, never the answer)."""
+    big = (">a\n" + "A" * 60 + "\n").encode() * 320_000  # 20 MB: more than the sockets buffer
+    with live(predictor, max_body=1000) as (host, port):
+        url = f"http://{host}:{port}/api/predict"
+        with pytest.raises(urllib.error.HTTPError) as e:  # Content-Length declared
+            urllib.request.urlopen(urllib.request.Request(url, data=big, headers={"Content-Type": "text/plain"}),
+                                   timeout=60)
+        assert e.value.code == 413
+        assert json.loads(e.value.read()) == {"error": "the request body is over 1,000 bytes, the most this server "
+                                                       "takes; send fewer sequences"}
+        conn = http.client.HTTPConnection(host, port, timeout=60)  # chunked: no length declared
+        conn.request("POST", "/api/predict", body=iter([big[i:i + 65536] for i in range(0, len(big), 65536)]),
+                     encode_chunked=True)
+        r = conn.getresponse()
+        assert r.status == 413 and b"over 1,000 bytes" in r.read()
+        conn.close()
+        ok = urllib.request.urlopen(urllib.request.Request(url, data=f">u\n{UBIQUITIN}\n".encode()), timeout=60)
+        assert ok.status == 200 and json.loads(ok.read())[0]["id"] == "u"
+
+
+def raw_exchange(addr, data: bytes, timeout=20.0) -> bytes:
+    """Send `data` on a fresh connection, then read until the server closes it (bounded by `timeout`)."""
+    with socket.create_connection(addr, timeout=timeout) as s:
+        s.sendall(data)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+        return got
+
+
+def test_malformed_http_is_the_json_error_and_head_is_200(predictor):
+    head = b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\n"
+    cases = {
+        "negative length": head + b"Content-Length: -5\r\n\r\n",
+        "two lengths": head + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\n>a\n",
+        "bad chunk size": head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n>a\n\r\n0\r\n\r\n",
+        "200 kB header": head + b"X-Big: " + b"a" * 200_000 + b"\r\n\r\n",
+    }
+    with live(predictor) as addr:
+        for what, data in cases.items():
+            status, _, rest = raw_exchange(addr, data).partition(b"\r\n")
+            headers, _, body = rest.partition(b"\r\n\r\n")
+            assert status == b"HTTP/1.1 400 Bad Request", what
+            assert b"content-type: application/json" in headers.lower(), what
+            assert json.loads(body)["error"].startswith("the request is not valid HTTP/1.1"), what
+        conn = http.client.HTTPConnection(*addr, timeout=20)
+        conn.request("HEAD", "/")
+        r = conn.getresponse()
+        assert r.status == 200 and r.getheader("content-type").startswith("text/html") and r.read() == b""
+        conn.close()
+
+
+def test_clients_that_never_finish_a_request_are_disconnected_after_the_timeout(predictor):
+    """Slow clients cannot hold the server: a connection whose request headers (or unasked-for body) have
+    not arrived within --timeout of connecting, or of its last answer, is closed."""
+    with live(predictor, timeout=2) as addr:
+        socks = [socket.create_connection(addr, timeout=15) for _ in range(20)]
+        try:
+            for i, s in enumerate(socks):
+                s.sendall(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n" if i % 2 else b"POS")
+            keep = socks[0]  # one that finished a request first, then never finishes the next
+            keep.sendall(b"T /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n>u\nMQIFVKTLTGKTI\n")
+            assert keep.recv(65536).startswith(b"HTTP/1.1 200 OK")
+            keep.sendall(b"GET / HTTP/1.1\r\n")
+            t0 = time.monotonic()
+            for s in socks:  # each closed by the server: recv answers b"" (else it times out after 15 s)
+                while s.recv(65536):
+                    pass
+            assert time.monotonic() - t0 < 14
+        finally:
+            for s in socks:
+                s.close()
+        with socket.create_connection(addr, timeout=15) as s:  # a client that sends a body nobody asked for
+            s.sendall(b"POST /api/health HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nab")
+            assert s.recv(65536).startswith(b"HTTP/1.1 405")
+            s.sendall(b"cd")
+            while s.recv(65536):
+                pass
+        assert httpx.get(f"http://{addr[0]}:{addr[1]}/api/health", timeout=10).status_code == 200
 
 
 def run_ss_serve(*args):

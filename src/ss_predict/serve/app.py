@@ -8,6 +8,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from enum import Enum
@@ -21,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..api import SOURCE
@@ -53,18 +55,41 @@ def error(status: int, message: str, headers: dict | None = None) -> JSONRespons
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused (413) as soon as it is known to exceed `limit` bytes (declared or streamed)."""
-    too_big = f"the request body is over {limit:,} bytes, the most this server takes; send fewer sequences"
+DRAIN = 64 * 1024 * 1024  # bytes of an oversized body read (and dropped) so that its client reads the 413
+
+
+async def read_body(request: Request, limit: int, seconds: float) -> bytes:
+    """The body, within `seconds` (else 408). Over `limit` bytes (declared or streamed): 413, once the rest
+    has been read and dropped (up to DRAIN bytes more, within `seconds`): a client that sends its whole body
+    before it reads (urllib, requests) would otherwise meet a reset connection instead of the answer. A
+    client that asked `Expect: 100-continue` (curl) is answered at once, before it sends the body."""
+    too_big = ApiError(413, f"the request body is over {limit:,} bytes, the most this server takes; send fewer "
+                            "sequences")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, too_big)
+    over = declared.isdigit() and int(declared) > limit
+    if over and (int(declared) > limit + DRAIN or request.headers.get("expect", "").lower() == "100-continue"):
+        raise too_big
     chunks, n = [], 0
-    async for chunk in request.stream():
-        n += len(chunk)
-        if n > limit:
-            raise ApiError(413, too_big)
-        chunks.append(chunk)
+
+    async def read():
+        nonlocal n, over
+        async for chunk in request.stream():
+            n += len(chunk)
+            over = over or n > limit
+            if not over:
+                chunks.append(chunk)
+            elif n > limit + DRAIN:
+                return
+
+    try:
+        await asyncio.wait_for(read(), seconds)
+    except asyncio.TimeoutError:
+        if not over:
+            raise ApiError(408, f"the request body did not arrive within {seconds:g} s") from None
+    except ClientDisconnect:  # (or the server closed it: malformed chunks) nobody reads this answer
+        raise ApiError(400, "the client closed the connection before its body arrived") from None
+    if over:
+        raise too_big
     return b"".join(chunks)
 
 
@@ -83,6 +108,9 @@ def sequences_of(body: bytes, content_type: str):
         raise FormatError(f"{SOURCE}: empty request body (give FASTA text or JSON)")
     if not text.lstrip().startswith(">"):
         raise FormatError(f"{SOURCE}: line 1 does not start with '>' (not FASTA)")
+    if "\x00" in text:  # as ss-predict reads a file: a NUL is binary data
+        line = len(re.findall(r"\r\n|\r|\n", text[:text.index("\x00")])) + 1
+        raise FormatError(f"{SOURCE}: line {line}: binary data, not a text file")
     return list(SimpleFastaParser(io.StringIO(text)))
 
 
@@ -91,6 +119,10 @@ def _json_sequences(text: str):
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ApiError(400, f"the request body is not JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise ApiError(400, "the request body is JSON nested too deeply to read") from None
+    except ValueError:  # Python reads integers of up to 4,300 digits (sys.get_int_max_str_digits)
+        raise ApiError(400, "the request body is JSON with a number of too many digits to read") from None
     seqs = doc.get("sequences") if isinstance(doc, dict) else None
     if isinstance(seqs, dict):
         for rid, seq in seqs.items():
@@ -116,12 +148,26 @@ def render_picture(preds: list, fmt: str) -> str:
     return FORMATS[fmt].render(preds)  # several records: stacked in one picture, as ss-predict -f svg -o FILE.svg
 
 
+def check_ids_written(records: list, fmt: str) -> None:
+    """Refuse (422, naming the record) an id that is not Unicode text, such as one with a lone surrogate
+    (JSON can send "\\ud800"): format `fmt` cannot write it as UTF-8 (format json escapes it)."""
+    for r in records:
+        try:
+            r.id.encode("utf-8")
+        except UnicodeEncodeError as e:
+            shown = r.id.encode("utf-8", "backslashreplace").decode()
+            raise FormatError(f"{SOURCE}: record '{shown}': the id is not Unicode text (character {e.start + 1} is a "
+                              f"lone surrogate), which format {fmt} cannot write; fix the id, or use format=json") \
+                from None
+
+
 def _check_picture(fmt: str, proteins: list, limits: Limits) -> None:
     """Refuse, before queueing, a picture request this server cannot draw: no matplotlib (400), more residues
     than `max_svg_residues` or a chain over pictures.MAX_RESIDUES (413)."""
     if importlib.util.find_spec("matplotlib") is None:
         raise ApiError(400, f'format {fmt} needs matplotlib, which this server lacks (its operator can pip install '
                             f'"ss-predict[plot]"); use {OTHER_FORMATS}')
+    check_ids_written(proteins, fmt)  # (a picture draws its records' ids)
     residues = sum(len(p.sequence) for p in proteins)
     if residues > limits.max_svg_residues:
         raise ApiError(413, f"{residues:,} residues in this request; format {fmt} draws at most "
@@ -157,7 +203,7 @@ ERRORS = {s: {"model": ErrorBody, "description": d} for s, d in {
 
 def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
     """The app around a loaded `ss_predict.Predictor`; one model thread serves every request."""
-    batcher = Batcher(predictor.predict_proteins, limits.max_queue, predictor.max_tokens)
+    batcher = Batcher(predictor.predict_proteins, limits.max_queue)
     # One drawing thread: matplotlib's rcParams are global, and a picture past its deadline (504) still
     # finishes here, so the drawing a server does at once is bounded by one max_svg_residues picture.
     drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ss-serve-svg")
@@ -221,10 +267,7 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
         formats = list(dict.fromkeys(f.value for f in fmt))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limits.timeout
-        try:
-            body = await asyncio.wait_for(read_body(request, limits.max_body), limits.timeout)
-        except asyncio.TimeoutError:
-            raise ApiError(408, f"the request body did not arrive within {limits.timeout:g} s") from None
+        body = await read_body(request, limits.max_body, limits.timeout)
         proteins = await run_in_threadpool(lambda: predictor.read(sequences_of(
             body, request.headers.get("content-type", ""))))
         residues = sum(len(p.sequence) for p in proteins)
@@ -246,6 +289,13 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
             raise ApiError(504, f"no prediction within {limits.timeout:g} s (the server is busy); "
                                 "try again later or send fewer residues") from None
         texts = await run_in_threadpool(lambda: {f: render(preds, f) for f in formats if f not in drawn})
+        for f, text in texts.items():  # the answer is UTF-8: an id it cannot write is the client's (422)
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    check_ids_written(preds, f)
+                    raise
         for f in drawn:
             texts[f] = await draw(preds, f, deadline)
         if len(formats) == 1:
@@ -265,7 +315,7 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
     async def formats():
         return [{"name": f.name, "extension": f.extension, "kind": f.kind, "media": f.media} for f in SERVED.values()]
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     async def index():
         return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff",
                                            "Referrer-Policy": "no-referrer"})

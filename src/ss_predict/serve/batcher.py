@@ -1,6 +1,8 @@
-"""Micro-batching: requests wait in one bounded queue; one worker thread owns the model and runs every
-request waiting at that moment together (up to a residue budget), so concurrent small requests share the
-token-budget length batches that `ss-predict` would build for them as one file."""
+"""The model queue: requests wait in one bounded FIFO queue; one worker thread owns the model and predicts
+them one at a time, each as `ss-predict` predicts its records as one file (length-sorted token-budget batches
+of that request's records only). No request shares a batch with another: batching changes the last bits of
+the numbers (a GRU over a batch of 2 does not sum as over a batch of 1), so an answer is byte for byte the
+same whatever else the server is doing."""
 from __future__ import annotations
 
 import threading
@@ -9,6 +11,8 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+
+import torch
 
 
 class QueueFull(Exception):
@@ -26,14 +30,11 @@ class Job:
 
 
 class Batcher:
-    """`predict(proteins) -> predictions` (in order) runs on one thread; `submit` queues a request.
+    """`predict(proteins) -> predictions` (in order) runs on one thread, one request per run, in arrival
+    order; `submit` queues a request. A request whose client gave up before its run is skipped."""
 
-    A run takes the oldest waiting request and then, in arrival order, every further one while the run stays
-    within `run_residues` (so one huge request does not wait behind, nor hold up, a stream of small ones for
-    long). Ids may clash between requests: predictions are split back by position, never by id."""
-
-    def __init__(self, predict: Callable[[list], list], max_queue: int, run_residues: int):
-        self._predict, self.max_queue, self.run_residues = predict, max_queue, run_residues
+    def __init__(self, predict: Callable[[list], list], max_queue: int):
+        self._predict, self.max_queue = predict, max_queue
         self._jobs: deque[Job] = deque()
         self._cv = threading.Condition()
         self._stopping = False
@@ -43,7 +44,8 @@ class Batcher:
         self._rate = 0.0  # residues/s of recent runs (for Retry-After)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._work, name="ss-serve-model", daemon=True)
+        self._thread = threading.Thread(target=self._work, args=(torch.get_num_threads(),), name="ss-serve-model",
+                                        daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -80,40 +82,32 @@ class Batcher:
             self._cv.notify()
         return job.future
 
-    def _take(self) -> list[Job]:
-        """The next run: waiting requests in arrival order within the residue budget (at least one);
-        requests whose client gave up (cancelled future) are dropped. Empty when stopping and drained."""
+    def _take(self) -> Job | None:
+        """The oldest waiting request whose client has not given up (cancelled future); None when stopping
+        and drained."""
         with self._cv:
-            while not self._jobs and not self._stopping:
-                self._cv.wait()
-            run, total = [], 0
-            while self._jobs and (not run or total + self._jobs[0].residues <= self.run_residues):
+            while True:
+                while not self._jobs and not self._stopping:
+                    self._cv.wait()
+                if not self._jobs:
+                    return None
                 job = self._jobs.popleft()
                 if job.future.set_running_or_notify_cancel():
-                    run.append(job)
-                    total += job.residues
-            return run
+                    return job
 
-    def _work(self) -> None:
-        while True:
-            run = self._take()
-            if not run:
-                if self._stopping and not self._jobs:
-                    return
-                continue
-            proteins = [p for job in run for p in job.proteins]
+    def _work(self, threads: int) -> None:
+        # torch.set_num_threads acts on the thread that calls it: without this, this thread's first run
+        # computes some kernels with OpenMP's default thread count and differs in the last bits from later runs
+        torch.set_num_threads(threads)
+        while (job := self._take()) is not None:
             t0 = time.perf_counter()
             try:
-                preds = self._predict(proteins)
-            except Exception as e:  # the requests fail with it (logged by the app), the worker goes on
-                for job in run:
-                    job.future.set_exception(e)
+                preds = self._predict(job.proteins)
+            except Exception as e:  # the request fails with it (logged by the app), the worker goes on
+                job.future.set_exception(e)
                 continue
-            n = sum(len(p.sequence) for p in proteins)
+            n = job.residues
             dt = max(time.perf_counter() - t0, 1e-6)
             self._rate = n / dt if not self._rate else 0.8 * self._rate + 0.2 * n / dt
-            self.runs, self.requests, self.residues = self.runs + 1, self.requests + len(run), self.residues + n
-            start = 0
-            for job in run:
-                job.future.set_result(preds[start:start + len(job.proteins)])
-                start += len(job.proteins)
+            self.runs, self.requests, self.residues = self.runs + 1, self.requests + 1, self.residues + n
+            job.future.set_result(preds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import json
 import socket
 import sys
 
@@ -50,7 +51,8 @@ def parse_args(argv: list[str] | None):
     ap.add_argument("--max-queue", type=positive_int, default=d.max_queue,
                     help=f"requests waiting for the model (default {d.max_queue}; more: 503 with Retry-After)")
     ap.add_argument("--timeout", type=SECONDS.arg, default=d.timeout,
-                    help=f"seconds from a request's arrival to its answer (default {d.timeout:g}; later: 504)")
+                    help=f"seconds from a request's arrival to its answer (default {d.timeout:g}; later: 504); also "
+                    "the most a connection may take to send a complete request (later: closed)")
     ap.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
     ap.add_argument("--version", action="version", version=f"ss-serve (ss-predict {__version__})")
     return ap.parse_args(argv)
@@ -76,8 +78,17 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(config):
+BAD_HTTP = json.dumps({"error": "the request is not valid HTTP/1.1 (a malformed request line, header or chunked "
+                                "body, a Content-Length that is not a number or given twice with two values, or "
+                                "headers over 16 KiB)"}).encode()
+LINGER_BYTES = 1 << 20  # read and dropped after such a 400 (within --timeout), before the connection is closed
+
+
+def server(app, limits: Limits, access_log: bool = True):
+    """The uvicorn server ss-serve runs `app` in (tests run it too)."""
+    import h11
     import uvicorn
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class Server(uvicorn.Server):
         """uvicorn re-raises the signal that stopped it once it has drained; a drained server exits 0."""
@@ -88,7 +99,70 @@ def _server(config):
                 yield
                 self._captured_signals.clear()
 
-    return Server(config)
+    class Protocol(H11Protocol):
+        """uvicorn's h11 connection, but a client that sends no complete request within `limits.timeout` of
+        connecting or of its last answer (headers never finished, or a body the app did not ask for still
+        trickling in) is disconnected, so slow clients cannot hold the server; and malformed HTTP is
+        answered with the API's JSON error body (uvicorn's is plain text)."""
+        _due = None
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self):
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc):
+            if self._due is not None:
+                self._due.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self):
+            if self._due is not None:
+                self._due.cancel()
+            self._due = self.loop.call_later(limits.timeout, self._overdue, self.cycle)
+
+        def _overdue(self, cycle):
+            idle = self.cycle is cycle and (cycle is None or cycle.response_complete)  # no new request since
+            if idle and not self.transport.is_closing():
+                self.transport.close()
+
+        def send_400_response(self, msg: str) -> None:
+            if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):  # an answer has begun: just close
+                self.transport.close()
+                return
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(BAD_HTTP)).encode()),
+                       (b"connection", b"close")]
+            self.transport.write(self.conn.send(h11.Response(status_code=400, headers=headers, reason=b"Bad Request"))
+                                 + self.conn.send(h11.Data(data=BAD_HTTP)) + self.conn.send(h11.EndOfMessage()))
+            # Close once the client has stopped sending: closing on unread data would reset the connection
+            # before a client still sending (a 200 kB header) reads the answer.
+            self._lingering, self._linger_end = 0, self.loop.time() + limits.timeout
+            self.flow.resume_reading()
+            self._linger()
+
+        _lingering = None  # bytes read and dropped since a 400
+
+        def data_received(self, data: bytes) -> None:
+            if self._lingering is None:
+                return super().data_received(data)
+            self._lingering += len(data)
+            self._linger()
+
+        def _linger(self):
+            if self._due is not None:
+                self._due.cancel()
+            if self._lingering > LINGER_BYTES or self.loop.time() > self._linger_end:
+                self.transport.close()
+            else:
+                self._due = self.loop.call_later(0.5, self.transport.close)
+
+    return Server(uvicorn.Config(app, http=Protocol, log_level="info", access_log=access_log,
+                                 timeout_graceful_shutdown=int(limits.timeout) + 5, timeout_keep_alive=5,
+                                 limit_concurrency=max(1000, 4 * limits.max_queue), server_header=False,
+                                 proxy_headers=False))
 
 
 @guarded
@@ -96,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
         import fastapi  # noqa: F401
-        import uvicorn
+        import uvicorn  # noqa: F401
     except ImportError as e:
         raise UserError(f"ss-serve needs {e.name}: pip install 'ss-predict[serve]'") from None
     if args.host in ALL_INTERFACES:
@@ -118,15 +192,11 @@ def main(argv: list[str] | None = None) -> None:
                         "sequence-only model")
     limits = Limits(args.max_residues, args.max_body, args.max_queue, args.timeout,
                     max_svg_residues=args.max_svg_residues)
-    config = uvicorn.Config(create_app(predictor, limits), log_level="info", access_log=not args.no_access_log,
-                            timeout_graceful_shutdown=int(args.timeout) + 5, timeout_keep_alive=5,
-                            limit_concurrency=max(1000, 4 * args.max_queue), server_header=False,
-                            proxy_headers=False)
+    srv = server(create_app(predictor, limits), limits, access_log=not args.no_access_log)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"ss-serve: model {model_label(args.model)} on {predictor.device}: http://{shown}:{port}/ "
           "(API /api/predict, docs /docs); SIGTERM or Ctrl-C stops it", file=sys.stderr, flush=True)
-    server = _server(config)
-    server.run(sockets=[sock])
-    if not server.started:
+    srv.run(sockets=[sock])
+    if not srv.started:
         raise UserError("the server did not start (see the log above)")
