@@ -143,3 +143,11 @@ def test_svg_opens_in_headless_chromium(example_preds, tmp_path):
     img = imread(shot)[..., :3]
     pink = np.all(np.abs(img - np.array([0xe8, 0x46, 0x7c]) / 255) < 0.08, axis=-1)
     assert pink.sum() > 500  # the helix cylinders are drawn (the browser rendered the SVG)
+
+
+def test_a_short_chain_gets_a_narrow_picture_with_a_scale_and_a_word_on_the_ss8_row():
+    short, long = pictures.figure(from_ss8("CHHHHHHHHCCCCCCCCCCC")), pictures.figure(from_ss8("CHHHHEEEEC" * 10))
+    assert short.get_figwidth() < 0.75 * long.get_figwidth()  # not a 100-residue canvas for 20 residues
+    texts = [el.text or "" for el in ET.fromstring(pictures.svg(from_ss8("CHHHHHHHHC" * 2))).iter(f"{SVG_NS}text")]
+    assert texts.count("0") >= 1 and texts.count("1") >= 1  # the confidence track's scale
+    assert any("SS8: the most likely of 8 states" in t for t in texts)

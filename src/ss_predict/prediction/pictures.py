@@ -2,7 +2,10 @@
 
 A record is drawn in rows of `ROW` residues: the numbering every 10, the cartoon of the 3-state
 prediction, the residue letters, the 8-state string and a confidence track (one bar per residue: the top
-3-state probability, coloured by the predicted state). Chains over `COMPACT_ABOVE` residues are drawn
+3-state probability, coloured by the predicted state, on a 0 to 1 scale). The cartoon is the 3-state prediction
+(the most likely of the summed 3-state probabilities) and the SS8 row the most likely 8-state letter, which can
+reduce to another 3-state (0.40 H and 0.60 spread over T, S and C: an H letter in a coil stretch): a note
+under each record says so. Chains shorter than `ROW` get a row of their own length (`MIN_ROW` at least). Chains over `COMPACT_ABOVE` residues are drawn
 compact (rows of `COMPACT_ROW` residues, numbering every 100, no letters), so a 40,000-residue chain is
 still a picture of bounded size (and time); chains over `MAX_RESIDUES` are refused. Several records stack
 in one picture.
@@ -24,7 +27,7 @@ import numpy as np
 from ..core.alphabet import SS3
 from ..errors import UserError
 
-ROW, COMPACT_ROW = 100, 500
+ROW, COMPACT_ROW, MIN_ROW = 100, 500, 64  # a chain shorter than ROW gets a row of its length (MIN_ROW at least)
 COMPACT_ABOVE, MAX_RESIDUES = 5_000, 100_000
 FONT_PT = 11                          # residue letters; DejaVu Sans Mono advances 1233/2048 em
 RES_IN = FONT_PT * 1233 / 2048 / 72   # so one residue is one letter wide (0.092 in)
@@ -58,7 +61,7 @@ def segments(ss3: str) -> list[tuple[str, int, int]]:
 
 def _layout(n: int) -> tuple[int, dict, float]:
     """Residues per row, track positions, inches per residue for a chain of n residues."""
-    return (COMPACT_ROW, COMPACT, COMPACT_RES_IN) if n > COMPACT_ABOVE else (ROW, FULL, RES_IN)
+    return (COMPACT_ROW, COMPACT, COMPACT_RES_IN) if n > COMPACT_ABOVE else (min(ROW, max(n, MIN_ROW)), FULL, RES_IN)
 
 
 def _record_height(n: int) -> float:
@@ -123,6 +126,9 @@ def _draw_record(c: _Canvas, pred, top: float, prefix: str) -> None:
     if compact:
         head += f" \u00b7 compact view above {COMPACT_ABOVE:,} residues, no letters"
     c.text(LEFT_IN, top + 0.2, head, fontsize=10, weight="bold")
+    if not compact:  # why a letter of the SS8 row can disagree with the cartoon above it
+        c.text(LEFT_IN, top + 0.36, "Pred, Conf: 3-state prediction and its probability (0 to 1)  \u00b7  SS8: the most "
+               "likely of 8 states, which may reduce to another 3-state", fontsize=6, color="#666666")
     for s, x in (("H", 2.1), ("E", 1.4), ("C", 0.6)):  # legend, at the right end of the rows
         c.text(LEFT_IN + width * res_in - x, top + 0.2, f"\u25a0 {NAMES[s]}", color=COLOURS[s], fontsize=9)
     top += HEADER_IN
@@ -143,6 +149,9 @@ def _draw_record(c: _Canvas, pred, top: float, prefix: str) -> None:
                    color="#666666")
         _confidence_bars(c, conf[s:e], state[s:e], y0 + tracks["conf"], tracks["conf_h"], res_in,
                          f"{prefix}row{r + 1}")
+        for value in (0, 1):  # the confidence track's scale, right of the row
+            c.text(LEFT_IN + (e - s) * res_in + 0.03, y0 + tracks["conf"] - value * tracks["conf_h"], str(value),
+                   fontsize=6, color="#666666")
     _cartoon(c, pred.ss3, top, width, tracks, res_in, prefix, grouped=compact)
 
 
