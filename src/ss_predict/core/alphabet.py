@@ -9,7 +9,6 @@ import numpy as np
 # Residues: the 20 standard amino acids in alphabetical one-letter order, then X (unknown).
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 RESIDUES = AMINO_ACIDS + "X"
-UNKNOWN_RESIDUE = "X"
 # Non-standard letters accepted in input and read as unknown (selenocysteine, Asx, Glx, pyrrolysine, J).
 NONSTANDARD = "UBZOJ"
 
