@@ -48,30 +48,25 @@ class Batch:
         return self._map(lambda v: v.pin_memory())
 
 
+def _padded(arrays, n: int, fill, dtype) -> torch.Tensor:
+    """One array per protein (None: all `fill`) -> a len(arrays) x n (x ...) tensor, `fill` on padding."""
+    trailing = next((a.shape[1:] for a in arrays if a is not None), ())
+    out = np.full((len(arrays), n, *trailing), fill, dtype=dtype)
+    for i, a in enumerate(arrays):
+        if a is not None:
+            out[i, :len(a)] = a
+    return torch.from_numpy(out)
+
+
 def collate(items: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]], index: list[int],
             soft: list[np.ndarray] | None = None) -> Batch:
     """items: (features L x F, ss8 or None, ss3 or None) per protein; soft: L x 8 teacher probabilities each."""
-    lengths = [len(x) for x, _, _ in items]
-    b, n, f = len(items), max(lengths), items[0][0].shape[1]
-    x = np.zeros((b, n, f), dtype=np.float32)
-    mask = np.zeros((b, n), dtype=bool)
-    y8 = np.full((b, n), UNSCORED, dtype=np.int64)
-    y3 = np.full((b, n), UNSCORED, dtype=np.int64)
-    for i, (feat, s8, s3) in enumerate(items):
-        k = len(feat)
-        x[i, :k], mask[i, :k] = feat, True
-        if s8 is not None:
-            y8[i, :k] = s8
-        if s3 is not None:
-            y3[i, :k] = s3
-    soft_t = None
-    if soft is not None:
-        pad = np.zeros((b, n, soft[0].shape[1]), dtype=np.float32)
-        for i, q in enumerate(soft):
-            pad[i, : len(q)] = q
-        soft_t = torch.from_numpy(pad)
-    return Batch(torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(y8), torch.from_numpy(y3),
-                 lengths, list(index), soft_t)
+    feats, ss8, ss3 = zip(*items)
+    lengths = [len(x) for x in feats]
+    n = max(lengths)
+    return Batch(_padded(feats, n, 0, np.float32), torch.from_numpy(np.arange(n) < np.array(lengths)[:, None]),
+                 _padded(ss8, n, UNSCORED, np.int64), _padded(ss3, n, UNSCORED, np.int64), lengths, list(index),
+                 None if soft is None else _padded(soft, n, 0, np.float32))
 
 
 class EncodedSet:

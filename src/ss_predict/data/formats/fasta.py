@@ -189,11 +189,7 @@ def iter_fasta(path: str | Path) -> Iterator[tuple[str, str]]:
     blank lines) or holds no record is a FormatError."""
     where = display_name(path)
     lines = iter_lines(path)
-    first = None
-    for line in lines:
-        if line.strip():
-            first = line
-            break
+    first = next((line for line in lines if line.strip()), None)
     if first is None:
         raise FormatError(f"{where}: empty file")
     if not first.lstrip().startswith(">"):
