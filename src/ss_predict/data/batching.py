@@ -79,15 +79,15 @@ class EncodedSet:
         self.soft: list[np.ndarray] | None = None  # per protein L x 8 teacher probabilities (distillation)
 
     def batch(self, idx: list[int], crops: list[tuple[int, int]] | None = None) -> Batch:
-        items, soft = [], []
+        items, soft = [], None if self.soft is None else []
         for j, i in enumerate(idx):
             p = self.proteins[i]
             s, e = crops[j] if crops else (0, len(p))
             items.append((self.feats[i][s:e], None if p.ss8 is None else p.ss8[s:e],
                           None if p.ss3 is None else p.ss3[s:e]))
-            if self.soft is not None:
+            if soft is not None:
                 soft.append(self.soft[i][s:e])
-        return collate(items, idx, soft if self.soft is not None else None)
+        return collate(items, idx, soft)
 
     def plan_epoch(self, max_tokens: int, crop: int, rng: np.random.Generator) -> list[tuple[list[int], list]]:
         """One shuffled epoch as (indices, crops) per batch: chains longer than `crop` get a random window.
@@ -99,13 +99,9 @@ class EncodedSet:
         batches = length_batches(noisy, max_tokens)
         plan = []
         for bi in rng.permutation(len(batches)):
-            idx = batches[bi]
-            crops = []
-            for i in idx:
-                n = int(self.lengths[i])
-                s = int(rng.integers(0, n - crop + 1)) if n > crop else 0
-                crops.append((s, min(n, s + crop)))
-            plan.append((idx, crops))
+            lengths = [int(self.lengths[i]) for i in batches[bi]]
+            starts = [int(rng.integers(0, n - crop + 1)) if n > crop else 0 for n in lengths]
+            plan.append((batches[bi], [(s, min(n, s + crop)) for s, n in zip(starts, lengths)]))
         return plan
 
     def train_batches(self, max_tokens: int, crop: int, rng: np.random.Generator):

@@ -68,10 +68,6 @@ class Run:
     def run_dir(self) -> Path:
         return Path(self.cfg.run_dir)
 
-    @property
-    def total_steps(self) -> int:
-        return self.steps_per_epoch * self.t.max_epochs
-
 
 def load_data(cfg: DictConfig) -> tuple[EncodedSet, EncodedSet]:
     """The encoded training and validation sets of cfg.data."""
@@ -157,7 +153,7 @@ def train_epoch(run: Run) -> dict:
         if no_share:  # fewer chains than ranks: a 1-residue stand-in that scores nothing
             batch.y8.fill_(-1)
             batch.y3.fill_(-1)
-        lr = lr_at(state["step"], run.total_steps, t.warmup_steps, t.lr, t.schedule)
+        lr = lr_at(state["step"], run.steps_per_epoch * t.max_epochs, t.warmup_steps, t.lr, t.schedule)
         for g in run.opt.param_groups:
             g["lr"] = lr
         loss, n, n_global = batch_loss(run, batch.to(device, non_blocking=True))

@@ -118,8 +118,6 @@ def id_key(rid: str) -> bytes:
     return hashlib.blake2b(rid.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
-# ---------------------------------------------------------------- reading a stream of text
-
 def open_binary(path: str | Path):
     """A binary stream of the file (or of standard input for '-'), gunzipped on the fly if it is gzip data."""
     name = display_name(path)
