@@ -50,21 +50,17 @@ def build_model(ckpt: dict, source: str | Path = "checkpoint") -> torch.nn.Modul
 
         def names(keys): return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
         why = "; ".join(([f"missing {names(missing)}"] if missing else [])
-                        + ([f"unexpected {names(extra)}"] if extra else [])) or _detail(e)
+                        + ([f"unexpected {names(extra)}"] if extra else [])) or _first_line(e)
         raise UserError(f"{source}: checkpoint weights do not fit model '{m['name']}': {why}") from None
     return model.eval()
 
 
-def _detail(e: Exception) -> str:
-    """The first line of a load_state_dict error that says something (its first line only names the class)."""
+def _first_line(e: Exception) -> str:
+    """The first line of an error's message that says something (load_state_dict's first line only names the
+    class), or its class name."""
     lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
     useful = [ln for ln in lines if not ln.startswith("Error(s) in loading state_dict")]
     return (useful or lines or [type(e).__name__])[0]
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 def bundled_models() -> list[str]:

@@ -44,11 +44,8 @@ def configs_dir() -> Path:
 def options(group: str, training: bool | None = None) -> str:
     """The options of a config group, wrapped; for data= only training configs (those with a `train` entry) when
     training is true, only the others (benchmarks, the built validation split) when false."""
-    names = []
-    for p in sorted((configs_dir() / group).glob("*.yaml")):
-        if training is not None and ("train" in (OmegaConf.load(p) or {})) != training:
-            continue
-        names.append(p.stem)
+    names = [p.stem for p in sorted((configs_dir() / group).glob("*.yaml"))
+             if training is None or ("train" in (OmegaConf.load(p) or {})) == training]
     return textwrap.fill(", ".join(names), width=116, initial_indent=" " * 16, subsequent_indent=" " * 16).lstrip()
 
 

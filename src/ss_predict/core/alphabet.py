@@ -9,7 +9,6 @@ import numpy as np
 # Residues: the 20 standard amino acids in alphabetical one-letter order, then X (unknown).
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 RESIDUES = AMINO_ACIDS + "X"
-UNKNOWN_RESIDUE = "X"
 # Non-standard letters accepted in input and read as unknown (selenocysteine, Asx, Glx, pyrrolysine, J).
 NONSTANDARD = "UBZOJ"
 
@@ -17,7 +16,7 @@ NONSTANDARD = "UBZOJ"
 SS8 = "CBEGIHST"
 # 3-state order; PSIPRED's ss2 files print C, H, E columns: outputs.py reorders for that.
 SS3 = "HEC"
-# The one 8 -> 3 reduction used everywhere: H, G, I -> H; E, B -> E; T, S, C -> C.
+# The one 8 -> 3 reduction used everywhere.
 SS8_TO_SS3 = {"H": "H", "G": "H", "I": "H", "E": "E", "B": "E", "T": "C", "S": "C", "C": "C"}
 SS8_TO_SS3_INDEX = np.array([SS3.index(SS8_TO_SS3[s]) for s in SS8], dtype=np.int64)
 # Label letters that sources use for coil or for an unknown state.

@@ -193,14 +193,6 @@ def write_stdout(text: str) -> None:
         raise UserError(f"cannot write to standard output: {_why(e)}") from None
 
 
-def write_output(path: str | Path | None, text: str) -> None:
-    """Standard output for None or '-', else `atomic_write_text`."""
-    if path is None or str(path) == STDIO:
-        write_stdout(text)
-    else:
-        atomic_write_text(path, text)
-
-
 def read_input_bytes(path: str | Path) -> bytes:
     """The bytes of a file, or of standard input for '-', gunzipped if they are gzip data."""
     name = display_name(path)

@@ -45,10 +45,6 @@ class Protein:
         return len(self.sequence)
 
     @property
-    def has_labels(self) -> bool:
-        return self.ss3 is not None
-
-    @property
     def mask(self) -> np.ndarray:
         """Residues that count for scoring."""
         if self.ss3 is None:

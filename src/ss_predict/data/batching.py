@@ -48,30 +48,25 @@ class Batch:
         return self._map(lambda v: v.pin_memory())
 
 
+def _padded(arrays, n: int, fill, dtype) -> torch.Tensor:
+    """One array per protein (None: all `fill`) -> a len(arrays) x n (x ...) tensor, `fill` on padding."""
+    trailing = next((a.shape[1:] for a in arrays if a is not None), ())
+    out = np.full((len(arrays), n, *trailing), fill, dtype=dtype)
+    for i, a in enumerate(arrays):
+        if a is not None:
+            out[i, :len(a)] = a
+    return torch.from_numpy(out)
+
+
 def collate(items: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]], index: list[int],
             soft: list[np.ndarray] | None = None) -> Batch:
     """items: (features L x F, ss8 or None, ss3 or None) per protein; soft: L x 8 teacher probabilities each."""
-    lengths = [len(x) for x, _, _ in items]
-    b, n, f = len(items), max(lengths), items[0][0].shape[1]
-    x = np.zeros((b, n, f), dtype=np.float32)
-    mask = np.zeros((b, n), dtype=bool)
-    y8 = np.full((b, n), UNSCORED, dtype=np.int64)
-    y3 = np.full((b, n), UNSCORED, dtype=np.int64)
-    for i, (feat, s8, s3) in enumerate(items):
-        k = len(feat)
-        x[i, :k], mask[i, :k] = feat, True
-        if s8 is not None:
-            y8[i, :k] = s8
-        if s3 is not None:
-            y3[i, :k] = s3
-    soft_t = None
-    if soft is not None:
-        pad = np.zeros((b, n, soft[0].shape[1]), dtype=np.float32)
-        for i, q in enumerate(soft):
-            pad[i, : len(q)] = q
-        soft_t = torch.from_numpy(pad)
-    return Batch(torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(y8), torch.from_numpy(y3),
-                 lengths, list(index), soft_t)
+    feats, ss8, ss3 = zip(*items)
+    lengths = [len(x) for x in feats]
+    n = max(lengths)
+    return Batch(_padded(feats, n, 0, np.float32), torch.from_numpy(np.arange(n) < np.array(lengths)[:, None]),
+                 _padded(ss8, n, UNSCORED, np.int64), _padded(ss3, n, UNSCORED, np.int64), lengths, list(index),
+                 None if soft is None else _padded(soft, n, 0, np.float32))
 
 
 class EncodedSet:
@@ -84,15 +79,15 @@ class EncodedSet:
         self.soft: list[np.ndarray] | None = None  # per protein L x 8 teacher probabilities (distillation)
 
     def batch(self, idx: list[int], crops: list[tuple[int, int]] | None = None) -> Batch:
-        items, soft = [], []
+        items, soft = [], None if self.soft is None else []
         for j, i in enumerate(idx):
             p = self.proteins[i]
             s, e = crops[j] if crops else (0, len(p))
             items.append((self.feats[i][s:e], None if p.ss8 is None else p.ss8[s:e],
                           None if p.ss3 is None else p.ss3[s:e]))
-            if self.soft is not None:
+            if soft is not None:
                 soft.append(self.soft[i][s:e])
-        return collate(items, idx, soft if self.soft is not None else None)
+        return collate(items, idx, soft)
 
     def plan_epoch(self, max_tokens: int, crop: int, rng: np.random.Generator) -> list[tuple[list[int], list]]:
         """One shuffled epoch as (indices, crops) per batch: chains longer than `crop` get a random window.
@@ -104,13 +99,9 @@ class EncodedSet:
         batches = length_batches(noisy, max_tokens)
         plan = []
         for bi in rng.permutation(len(batches)):
-            idx = batches[bi]
-            crops = []
-            for i in idx:
-                n = int(self.lengths[i])
-                s = int(rng.integers(0, n - crop + 1)) if n > crop else 0
-                crops.append((s, min(n, s + crop)))
-            plan.append((idx, crops))
+            lengths = [int(self.lengths[i]) for i in batches[bi]]
+            starts = [int(rng.integers(0, n - crop + 1)) if n > crop else 0 for n in lengths]
+            plan.append((batches[bi], [(s, min(n, s + crop)) for s, n in zip(starts, lengths)]))
         return plan
 
     def train_batches(self, max_tokens: int, crop: int, rng: np.random.Generator):

@@ -137,12 +137,9 @@ def evaluate_predictions(items: list[tuple[np.ndarray | None, np.ndarray, np.nda
         "confusion8": cm8.tolist(),
         "states3": SS3,
         "states8": SS8,
-        "per_protein_q3": {
-            "mean": float(100 * q3_each.mean()) if len(q3_each) else float("nan"),
-            "median": float(100 * np.median(q3_each)) if len(q3_each) else float("nan"),
-            "p10": float(100 * np.percentile(q3_each, 10)) if len(q3_each) else float("nan"),
-            "p90": float(100 * np.percentile(q3_each, 90)) if len(q3_each) else float("nan"),
-        },
+        "per_protein_q3": {key: float(100 * f(q3_each)) if len(q3_each) else float("nan") for key, f in (
+            ("mean", np.mean), ("median", np.median), ("p10", lambda a: np.percentile(a, 10)),
+            ("p90", lambda a: np.percentile(a, 90)))},
         "per_protein_q8_mean": float(100 * np.mean(q8_each)) if q8_each else float("nan"),
     }
 
@@ -200,11 +197,8 @@ def calibration(proteins, probs8: list[np.ndarray], probs3: list[np.ndarray]) ->
             parts[key][2].append(np.log(np.clip(q[np.arange(len(y)), y], 1e-12, 1)))
     out = {}
     for key, (conf, correct, logp) in parts.items():
-        if not conf:
-            out[f"ece{key}"], out[f"nll{key}"], out[f"reliability{key}"] = float("nan"), float("nan"), None
-            continue
-        rel = reliability(np.concatenate(conf), np.concatenate(correct))
-        out[f"ece{key}"] = rel["ece"]
-        out[f"nll{key}"] = float(-np.concatenate(logp).mean())
+        rel = reliability(np.concatenate(conf), np.concatenate(correct)) if conf else None
+        out[f"ece{key}"] = rel["ece"] if rel else float("nan")
+        out[f"nll{key}"] = float(-np.concatenate(logp).mean()) if conf else float("nan")
         out[f"reliability{key}"] = rel
     return out

@@ -64,8 +64,3 @@ def gather_objects(obj) -> list:
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()
-
-
-def teardown() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()

@@ -68,10 +68,6 @@ class Run:
     def run_dir(self) -> Path:
         return Path(self.cfg.run_dir)
 
-    @property
-    def total_steps(self) -> int:
-        return self.steps_per_epoch * self.t.max_epochs
-
 
 def load_data(cfg: DictConfig) -> tuple[EncodedSet, EncodedSet]:
     """The encoded training and validation sets of cfg.data."""
@@ -116,11 +112,9 @@ def batch_loss(run: Run, b) -> tuple[torch.Tensor, torch.Tensor, float | None]:
     """Forward one batch (already on the device): the loss to back-propagate, this rank's number of scored
     residues (a 0-d tensor), and under torchrun the global number (None in one process)."""
     t = run.t
+    forcing = {"y8": b.y8} if getattr(run.model, "teacher_forcing", False) else {}
     with autocast(run.device, t.precision != "fp32"):
-        if getattr(run.model, "teacher_forcing", False):
-            logits = run.net(b.x, b.mask, y8=b.y8)
-        else:
-            logits = run.net(b.x, b.mask)
+        logits = run.net(b.x, b.mask, **forcing)
     loss, n = ss_loss(logits, b.y8, b.y3, t.label_smoothing, t.loss3_weight)
     if b.soft is not None:  # distillation: mix the labels' loss with the teachers' soft targets
         w = t.distill_weight
@@ -152,16 +146,14 @@ def train_epoch(run: Run) -> dict:
     t0, seen, loss_sum, loss_n, lr = time.perf_counter(), 0, 0.0, 0, float("nan")
     bar = tqdm(total=run.steps_per_epoch, desc=f"epoch {state['epoch'] + 1}/{t.max_epochs}",
                disable=not (t.progress and dinfo.main), leave=False)
-    plan = run.train_set.plan_epoch(t.max_tokens, t.crop, run.rng)
-    empty = [False] * len(plan)
-    if dinfo.enabled:  # this rank's share of every global batch
-        plan, empty = shard_plan(plan, dinfo.rank, dinfo.world)
+    # this rank's share of every global batch (all of it in one process)
+    plan, empty = shard_plan(run.train_set.plan_epoch(t.max_tokens, t.crop, run.rng), dinfo.rank, dinfo.world)
     workers = t.num_workers if device.type == "cuda" else 0
     for batch, no_share in zip(epoch_loader(run.train_set, plan, workers, pin=device.type == "cuda"), empty):
         if no_share:  # fewer chains than ranks: a 1-residue stand-in that scores nothing
             batch.y8.fill_(-1)
             batch.y3.fill_(-1)
-        lr = lr_at(state["step"], run.total_steps, t.warmup_steps, t.lr, t.schedule)
+        lr = lr_at(state["step"], run.steps_per_epoch * t.max_epochs, t.warmup_steps, t.lr, t.schedule)
         for g in run.opt.param_groups:
             g["lr"] = lr
         loss, n, n_global = batch_loss(run, batch.to(device, non_blocking=True))
@@ -242,11 +234,9 @@ def log_epoch(run: Run, metrics: dict, improved: bool) -> None:
     """TensorBoard scalars and one line on stdout (rank 0)."""
     epoch, w = run.state["epoch"], run.writer
     if w:
-        w.add_scalar("train/loss", metrics["train_loss"], epoch)
-        for k in ("loss", "q3", "q8", "sov3"):
-            w.add_scalar(f"valid/{k}", metrics[k], epoch)
-        w.add_scalar("lr", metrics["lr"], epoch)
-        w.add_scalar("train/residues_per_s", metrics["residues_per_s"], epoch)
+        for tag, key in (("train/loss", "train_loss"), ("valid/loss", "loss"), ("valid/q3", "q3"), ("valid/q8", "q8"),
+                         ("valid/sov3", "sov3"), ("lr", "lr"), ("train/residues_per_s", "residues_per_s")):
+            w.add_scalar(tag, metrics[key], epoch)
         w.flush()
     if run.dinfo.main:
         print(f"[ss-train] epoch {epoch}: train loss {metrics['train_loss']:.4f}  valid loss "
@@ -323,9 +313,7 @@ def train(cfg: DictConfig) -> dict:
               f"{model.receptive_field() or 'whole chain'}; train {len(train_set.proteins)} chains "
               f"({int(train_set.lengths.sum()):,} residues), valid {len(valid_set.proteins)}; device {device}"
               + (f" x {dinfo.world} ranks" if dinfo.enabled else ""), flush=True)
-    stop_at = t.max_epochs
-    if t.run_epochs:
-        stop_at = min(stop_at, run.state["epoch"] + t.run_epochs)
+    stop_at = min(t.max_epochs, run.state["epoch"] + t.run_epochs) if t.run_epochs else t.max_epochs
     try:
         with remember_ctrl_c(run):
             while run.state["epoch"] < stop_at:

@@ -57,21 +57,14 @@ def remove_benchmark_homologues(cfg, tool: list, seqs: dict[str, str]) -> tuple[
     by_key: dict[str, list] = {}
     for h in hits:
         by_key.setdefault(h.a, []).append(h)
-    per_bench = {name: 0 for name in cfg.benchmarks}
-    benchmark_chains_hit = {name: set() for name in cfg.benchmarks}
-    best = {}
-    for k, hs in by_key.items():
-        best[k] = max(hs, key=lambda h: (h.identity, h.aln_len))
-        for name in {bench_ids[h.b][0] for h in hs}:
-            per_bench[name] += 1
-        for h in hs:
-            benchmark_chains_hit[bench_ids[h.b][0]].add(h.b)
+    best = {k: max(hs, key=lambda h: (h.identity, h.aln_len)) for k, hs in by_key.items()}
     records = {k: {"benchmark": bench_ids[h.b][0], "hit": bench_ids[h.b][1], "identity": h.identity,
                    "aligned": h.aln_len, "evalue": h.evalue, "direction": h.direction, "tool": h.tool,
                    "benchmark_chains_hit": len(by_key[k])} for k, h in best.items()}
-    return records, hits, {n: {"pool_chains_removed": per_bench[n],
-                               "benchmark_chains_with_homologue": len(benchmark_chains_hit[n])}
-                           for n in cfg.benchmarks}, len(bench)
+    per_bench = {n: {"pool_chains_removed": len({h.a for h in hits if bench_ids[h.b][0] == n}),
+                     "benchmark_chains_with_homologue": len({h.b for h in hits if bench_ids[h.b][0] == n})}
+                 for n in cfg.benchmarks}
+    return records, hits, per_bench, len(bench)
 
 
 def split_validation(cfg, tool: list, seqs: dict[str, str], kept: list[str]) -> tuple[list, set, list, int]:

@@ -23,7 +23,7 @@ import bisect
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from ...config.schema import BlastConfig, HomologyConfig, MmseqsConfig
@@ -60,9 +60,6 @@ class Hit:
     evalue: float | None     # None for exact containment
     direction: str           # "a->b" (a queried against b), "b->a", or "contained"
     tool: str = "mmseqs2"    # the search that found it: mmseqs2, blastp or containment
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -98,11 +98,8 @@ def read_dssp(path: str | Path, chains: str | Path | None = None) -> list[Protei
     wanted = read_chain_list(chains) if chains else None
     proteins: list[Protein] = []
     for f in _files(path):
-        if wanted is None:
-            proteins += read_dssp_file(f)
-            continue
-        mine = {c for pdb, c in wanted if pdb == f.stem.upper()}
-        if mine:
+        mine = None if wanted is None else {c for pdb, c in wanted if pdb == f.stem.upper()}
+        if mine is None or mine:
             proteins += read_dssp_file(f, mine)
     if not proteins:
         raise FormatError(f"{path}: no chain read" + (f" (none listed in {chains})" if wanted is not None else ""))

@@ -119,8 +119,6 @@ def id_key(rid: str) -> bytes:
     return hashlib.blake2b(rid.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
-# ---------------------------------------------------------------- reading a stream of text
-
 def open_binary(path: str | Path):
     """A binary stream of the file (or of standard input for '-'), gunzipped on the fly if it is gzip data."""
     name = display_name(path)
@@ -190,11 +188,7 @@ def iter_fasta(path: str | Path) -> Iterator[tuple[str, str]]:
     blank lines) or holds no record is a FormatError."""
     where = display_name(path)
     lines = iter_lines(path)
-    first = None
-    for line in lines:
-        if line.strip():
-            first = line
-            break
+    first = next((line for line in lines if line.strip()), None)
     if first is None:
         raise FormatError(f"{where}: empty file")
     if not first.lstrip().startswith(">"):

@@ -48,7 +48,6 @@ def read_netsurfp_csv(path: str | Path) -> list[Protein]:
         for c in ("disorder", "cb513_mask"):
             if c in fields:
                 scored &= np.asarray(fields[c], dtype=float) == 1.0
-        ss8[~scored] = UNSCORED
-        ss3[~scored] = UNSCORED
+        ss8[~scored] = ss3[~scored] = UNSCORED
         proteins.append(Protein(id=f"{stem}|{row_no - 2}", sequence=seq, ss8=ss8, ss3=ss3))
     return proteins

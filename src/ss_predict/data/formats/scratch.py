@@ -32,9 +32,7 @@ def read_scratch(path: str | Path, labels: str | Path | None = None) -> list[Pro
     for n, ((sid, seq), (lid, lab)) in enumerate(zip(seqs, labs), start=1):
         if sid != lid or len(seq) != len(lab):
             raise FormatError(f"{labels}: record {n} ('{lid}') does not match '{sid}' in {path.name}")
-        pid = sid
-        parts = sid.split(",")
-        if len(parts) >= 3 and parts[0] == "pdb":  # pdb,4gvp,A,#1 -> 4gvp_A
-            pid = f"{parts[1]}_{parts[2]}"
+        parts = sid.split(",")  # pdb,4gvp,A,#1 -> 4gvp_A
+        pid = f"{parts[1]}_{parts[2]}" if len(parts) >= 3 and parts[0] == "pdb" else sid
         proteins.append(Protein(id=pid, sequence=seq.upper(), ss8=parse_ss8(lab), extras={"header": sid}))
     return proteins

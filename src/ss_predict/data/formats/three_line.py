@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...core.alphabet import COIL_ALIASES, SS8, labels_to_string, parse_ss8
+from ...core.alphabet import COIL_ALIASES, SS3, SS8, labels_to_string, parse_ss8
 from ...errors import FormatError
 from ...core.records import Protein
 from ...core.files import atomic_write_text
@@ -52,11 +52,6 @@ def write_three_line(proteins: list[Protein], path: str | Path) -> None:
     """Writes 8-state labels (X where unscored); 3-state-only records get their 3-state letters."""
     out = []
     for p in proteins:
-        if p.ss8 is not None:
-            lab = labels_to_string(p.ss8, SS8, "X")
-        elif p.ss3 is not None:
-            lab = labels_to_string(p.ss3, "HEC", "X")
-        else:
-            lab = "X" * len(p)
-        out += [f">{p.id}", p.sequence, lab]
+        labels, states = (p.ss8, SS8) if p.ss8 is not None else (p.ss3, SS3)
+        out += [f">{p.id}", p.sequence, "X" * len(p) if labels is None else labels_to_string(labels, states)]
     atomic_write_text(path, "\n".join(out) + "\n")

@@ -27,6 +27,7 @@ from ...core.alphabet import SS8, UNSCORED
 from ...errors import FormatError, UserError
 from ...core.files import atomic_path
 from ...core.records import Protein
+from .processed import read_processed
 from .registry import reader, writer
 
 ROW_LEN = 700
@@ -131,9 +132,8 @@ def read_zhou(path: str | Path, split: str = "all", merge: bool = True, rows_of:
         lo, hi = SPLITS[n][split]
     stem = Path(path).name.split(".")[0]
     rows = [_row_to_protein(arr[i], f"{stem}|{i}") for i in range(lo, hi)]
-    if rows_of is not None:
-        return _rows_like(merge_all(rows, n) if merge else rows, path, rows_of, rows_split)
-    return merge_all(rows, n) if merge else rows
+    rows = merge_all(rows, n) if merge else rows
+    return rows if rows_of is None else _rows_like(rows, path, rows_of, rows_split)
 
 
 def _row_index(rid: str) -> int | None:
@@ -143,8 +143,6 @@ def _row_index(rid: str) -> int | None:
 
 def _rows_like(proteins: list[Protein], path, rows_of, rows_split: str) -> list[Protein]:
     """The records of `proteins` whose row a processed set's `rows_split` names, checked by sequence."""
-    from .processed import read_processed
-
     by_row = {_row_index(p.id): p for p in proteins}
     out = []
     for r in read_processed(rows_of, split=rows_split):
