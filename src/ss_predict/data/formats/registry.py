@@ -1,8 +1,6 @@
 """The data-format registry: each format's module registers its reader (`@reader(NAME)`) and, where one exists,
 its writer (`@writer(NAME)`); `data.formats` imports every module of the package, so a new format is its module
 (and a config entry that names it)."""
-from __future__ import annotations
-
 from typing import Callable
 
 READERS: dict[str, Callable] = {}
@@ -11,9 +9,8 @@ WRITERS: dict[str, Callable] = {}
 
 def _register(table: dict, name: str):
     def wrap(fn):
-        if name in table:
+        if table.setdefault(name, fn) is not fn:
             raise ValueError(f"format '{name}' registered twice")
-        table[name] = fn
         return fn
     return wrap
 
