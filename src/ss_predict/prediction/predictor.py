@@ -155,22 +155,29 @@ class Predictor:
     """A loaded model (or several, averaged), reused across calls.
 
     `model`: a bundled name ("default"), a checkpoint path, or several joined by commas (averaged).
-    `device`: "cpu" (default), "cuda", "cuda:N" or "auto". `max_tokens`: residues per batch.
+    `device`: "cpu" (default), "cuda", "cuda:N" or "auto". `max_tokens`: residues per batch. A chain longer
+    than `segment` residues (default inference.engine.SEGMENT, 65,536) is predicted in segments of at most that
+    many residues, each seeing `overlap` (OVERLAP, 2,048) residues of context on either side.
     """
 
     def __init__(self, model: str = "default", device: str = "cpu", max_tokens: int = 32768,
-                 window_records: int = WINDOW_RECORDS, window_residues: int = WINDOW_RESIDUES):
+                 window_records: int = WINDOW_RECORDS, window_residues: int = WINDOW_RESIDUES,
+                 segment: int | None = None, overlap: int | None = None):
         from ..checkpoint.loading import load_models, parse_model_spec
-        from ..inference.engine import resolve_device
+        from ..inference.engine import OVERLAP, SEGMENT, resolve_device
 
         bound_heap()  # large tensors mapped and unmapped whole: flat memory over any number of windows
 
+        segment, overlap = SEGMENT if segment is None else segment, OVERLAP if overlap is None else overlap
         for name, v in (("max_tokens", max_tokens), ("window_records", window_records),
-                        ("window_residues", window_residues)):
+                        ("window_residues", window_residues), ("segment", segment), ("overlap", overlap)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise TypeError(f"{name} must be a whole number, got {type(v).__name__} {v!r}")
-            if v < 1:
-                raise ValueError(f"{name} must be at least 1, got {v}")
+            if v < (0 if name == "overlap" else 1):
+                raise ValueError(f"{name} must be at least {0 if name == 'overlap' else 1}, got {v}")
+        if 2 * overlap >= segment:
+            raise ValueError(f"segment ({segment}) must be more than twice the overlap ({overlap})")
+        self.segment, self.overlap = int(segment), int(overlap)
         if model is None:
             raise TypeError("model: expected a bundled name or checkpoint path (str), got None")
         parse_model_spec(model)  # an empty or ',' spec is a one-line error before anything loads
@@ -210,10 +217,12 @@ class Predictor:
         data = EncodedSet(proteins, self.features)
         if progress is True:
             with tqdm(total=int(data.lengths.sum()), unit="res", file=sys.stderr) as bar:
-                probs = predict_sets(self.models, data, self.device, self.max_tokens, progress=bar)
+                probs = predict_sets(self.models, data, self.device, self.max_tokens, progress=bar,
+                                     segment=self.segment, overlap=self.overlap)
         else:
             probs = predict_sets(self.models, data, self.device, self.max_tokens,
-                                 progress=None if progress is None or progress is False else progress)
+                                 progress=None if progress is None or progress is False else progress,
+                                 segment=self.segment, overlap=self.overlap)
         preds = [Prediction(p.id, p.sequence, *calibrated(pr, self.models)) for p, pr in zip(proteins, probs)]
         for pred in preds:
             if not (np.isfinite(pred.p8).all() and np.isfinite(pred.p3).all()):
@@ -303,7 +312,8 @@ class Predictor:
             proteins = valid_proteins(source, skip_invalid, allow_nucleotide, None, scan.repeats)
         self._report(problems, rank)  # (standard input: its problems come as it is read)
         fingerprint = {"input": scan.sha256 if scan else None, "model": self.loaded.fingerprint(), "format": fmt,
-                       "options": {"max_tokens": self.max_tokens, "profiles": str(profiles) if profiles else None,
+                       "options": {"max_tokens": self.max_tokens, "segment": [self.segment, self.overlap],
+                                   "profiles": str(profiles) if profiles else None,
                                    "window": [self.window_records, self.window_residues],
                                    "skip_invalid": skip_invalid, "allow_nucleotide": allow_nucleotide,
                                    "shard": [shard.index, shard.count]},
