@@ -21,7 +21,7 @@ import numpy as np
 from .. import __version__
 from ..errors import FormatError, Terminated, UserError
 from ..data.features import uses_profile
-from ..data.formats.fasta import iter_fasta_proteins, iter_proteins
+from ..data.formats.fasta import FastaRecords, iter_fasta_proteins, iter_proteins
 from ..core.files import STDIO, display_name
 from ..core.names import file_name
 from ..core.records import Protein
@@ -67,9 +67,10 @@ class Shard:
 
 
 def _pairs(sequences) -> list[tuple[str, str]]:
-    """(id, sequence) pairs from strings (ids seq1, seq2, ...), pairs, a mapping or Biopython SeqRecords."""
-    if isinstance(sequences, Mapping):  # (an id None stays None: check_record refuses it, naming the record)
-        return [(k if isinstance(k, str) or k is None else str(k), v) for k, v in sequences.items()]
+    """(id, sequence) pairs from strings (ids seq1, seq2, ...), pairs, a mapping or Biopython SeqRecords. Ids
+    are kept as given (check_record refuses one that is not a string, empty or not one line, naming the record)."""
+    if isinstance(sequences, Mapping):
+        return list(sequences.items())
     if isinstance(sequences, (bytes, bytearray)):
         raise TypeError(f"sequences: got {type(sequences).__name__}; give a FASTA path or a list of sequence "
                         "strings (decode the bytes first)")
@@ -80,9 +81,9 @@ def _pairs(sequences) -> list[tuple[str, str]]:
         if isinstance(item, str):
             pairs.append((f"seq{n}", item))
         elif isinstance(item, (tuple, list)) and len(item) == 2:
-            pairs.append((item[0] if isinstance(item[0], str) else str(item[0]), item[1]))
+            pairs.append((item[0], item[1]))
         elif hasattr(item, "id") and hasattr(item, "seq"):  # Bio.SeqRecord.SeqRecord
-            pairs.append((str(item.id), str(item.seq)))
+            pairs.append((item.id, str(item.seq)))
         else:
             raise TypeError(f"sequences: item {n} is a {type(item).__name__}; give sequence strings, "
                             "(id, sequence) pairs or SeqRecords")
@@ -121,14 +122,16 @@ def _check_path(sequences) -> None:
 
 def iter_input(sequences, *, allow_nucleotide: bool = False, skip_invalid: bool = False,
                problems: list[str] | None = None) -> Iterator[Protein]:
-    """Validated proteins, lazily, of any input form `Predictor.read` takes."""
+    """Validated proteins, lazily, of any input form `Predictor.read` takes: a FASTA file's ids are its headers'
+    first words; ids given in Python (pairs, keys, SeqRecords) are kept whole."""
     if _is_path(sequences):
         _check_path(sequences)
         return iter_fasta_proteins(sequences, skip_invalid, allow_nucleotide, problems)
     pairs = _pairs(sequences)
     if not pairs:
         raise FormatError(f"{SOURCE}: no sequences given")
-    return iter_proteins(pairs, SOURCE, skip_invalid, allow_nucleotide, problems)
+    return iter_proteins(pairs, SOURCE, skip_invalid, allow_nucleotide, problems,
+                         whole_ids=not isinstance(sequences, FastaRecords))
 
 
 class _Terminated(Exception):

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..api import SOURCE
+from ..data.formats.fasta import FastaRecords
 from ..errors import FormatError, NucleotideError, UserError
 from ..prediction import pictures
 from ..prediction.renderers import FORMATS, render
@@ -83,7 +84,7 @@ def sequences_of(body: bytes, content_type: str):
         raise FormatError(f"{SOURCE}: empty request body (give FASTA text or JSON)")
     if not text.lstrip().startswith(">"):
         raise FormatError(f"{SOURCE}: line 1 does not start with '>' (not FASTA)")
-    return list(SimpleFastaParser(io.StringIO(text)))
+    return FastaRecords(SimpleFastaParser(io.StringIO(text)))  # ids: the headers' first words, as in a file
 
 
 def _json_sequences(text: str):
