@@ -133,6 +133,25 @@ def test_api_odd_arguments(tmp_path, capsys):
     assert counts["records"] == 1
 
 
+def test_explicit_ids_are_kept_whole_and_non_ids_refused(predictor):
+    """Pairs, mapping keys and SeqRecord ids are ids as given (was: cut at the first space, so two chains of one
+    entry clashed as 'chain'); FASTA headers keep their first word."""
+    from Bio.Seq import Seq
+    from Bio.SeqRecord import SeqRecord
+    s = "MKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK"
+    assert [p.id for p in predictor.predict([("chain A", s), ("chain B", s)])] == ["chain A", "chain B"]
+    assert [p.id for p in predictor.predict({"1abc A": s, "1abc B": s})] == ["1abc A", "1abc B"]
+    assert [p.id for p in predictor.predict([SeqRecord(Seq(s), id="sp|P1|X one")])] == ["sp|P1|X one"]
+    assert [p.id for p in predictor.predict(str(EXAMPLE))][0] == "ubiquitin_human"  # header: first word
+    for sequences, words in [({(1, 2): s}, "record 1 has an id of type tuple ((1, 2)), not a string"),  # was '(1,'
+                             ({"a": s, 7: s}, "record 2 has an id of type int (7)"),
+                             ([("", s)], "record 1 has an empty id"), ({" ": s}, "record 1 has an empty id"),
+                             ([("a", s), ("x\ny", s)], "record 2 has an id with the control character '\\n'")]:
+        with pytest.raises(ss_predict.FormatError) as e:
+            predictor.predict(sequences)
+        assert str(e.value).startswith(f"sequences: {words}") and "\n" not in str(e.value), e.value
+
+
 def test_api_rejects_non_string_sequences_and_bad_arguments():
     with pytest.raises(ss_predict.FormatError, match="record 'a'.*not a string"):
         ss_predict.predict({"a": None})

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from conftest import FIX, TINY, error_of, one_line_error, run_cli, tiny_checkpoint
+from conftest import FIX, TINY, error_of, one_line_error, predict_child, refused, run_cli, tiny_checkpoint
 from ss_predict.checkpoint.format import load_checkpoint, members
 from ss_predict.checkpoint.loading import WEIGHTS, model_path, save_ensemble
 from ss_predict.cli import eval_main, predict_main, train_main
@@ -125,6 +125,16 @@ def test_corrupt_checkpoints_get_one_clean_line(tmp_path, cwd, capsys):
     assert "torch.nn.modules.linear.Linear" in str(pytest.raises(UserError, load_checkpoint, pickled).value)
     code, _, err = run_cli(eval_main, capsys, f"checkpoint={truncated}", "data=casp12")
     assert code == 2 and "truncated or damaged" in one_line_error(err)
+
+
+def test_a_plain_pickle_is_refused_in_one_line(fasta, tmp_path):
+    """torch's "Detected pickle protocol 4" warning added two lines to the refusal (the pickle is never run)."""
+    import pickle
+    plain = tmp_path / "plain.pkl"
+    plain.write_bytes(pickle.dumps({"format": "ss-predict/1"}, protocol=4))
+    r = predict_child(str(fasta), "-m", str(plain), "-o", str(tmp_path / "o.ss2"))
+    refused(r, f"{plain}: not a readable ss-predict checkpoint")
+    assert not (tmp_path / "o.ss2").exists()
 
 
 def test_bad_model_file(fasta, tmp_path, capsys):

@@ -352,3 +352,23 @@ def test_closed_stdout_for_a_picture_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdout", None)
     code, _, err = run_cli(predict_main, capsys, str(FIX / "3VOP_A.fasta"), "-f", "svg")
     assert code == 2 and "standard output is closed" in one_line_error(err)
+
+
+@pytest.mark.parametrize("where, error", [
+    ("forward", RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
+                             "you tried to allocate 34359738368 bytes. Error code 12 (Cannot allocate memory)")),
+    ("forward", torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")),
+    ("forward", MemoryError()),
+    ("reading", MemoryError())])
+def test_out_of_memory_is_one_line(cwd, capsys, monkeypatch, tiny_ckpt, where, error):
+    """In a forward pass the line names the record and what to do; anywhere else, what to do (was a traceback)."""
+    from ss_predict.models.dilated_cnn import DilatedCNN
+    from ss_predict.prediction import predictor
+
+    def fail(*a, **k):
+        raise error
+    monkeypatch.setattr(*(DilatedCNN, "forward") if where == "forward" else (predictor, "scan_fasta"), fail)
+    (cwd / "in.fasta").write_text(TWO)
+    words = ("out of memory", "record 'r1'", "--max-tokens") if where == "forward" else ("out of memory",)
+    refused(run_cli(predict_main, capsys, "in.fasta", "-m", str(tiny_ckpt), "-o", "out.ss2"), *words)
+    assert sorted(p.name for p in cwd.iterdir()) == ["in.fasta"]

@@ -72,7 +72,10 @@ BAD = [("trainer.lr=-1", "trainer.lr=-1.0 must be above 0"),
        ("trainer.lrr=1", "trainer.lrr is not a trainer key (did you mean trainer.lr?)"),
        ("+trainer.lrr=1", "trainer.lrr is not a trainer key (did you mean trainer.lr?)"),
        ("trainer.workers=4", "trainer.workers is not a trainer key (did you mean trainer.num_workers?)"),
-       ("seed=first", "seed='first' must be an integer")]
+       ("seed=first", "seed='first' must be an integer"),
+       ("+seeed=5", "seeed is not a top-level key (did you mean seed?); the keys: paths, model, data, trainer"),  # was
+       ("seeed=5", "seeed is not a top-level key (did you mean seed?)"),  # a silent run; Hydra's "use +seeed=5"
+       ("+foo=bar", "foo is not a top-level key; the keys: paths, model, data, trainer")]
 
 
 @pytest.mark.parametrize("override, message", BAD)
@@ -95,6 +98,11 @@ def test_train_checks_a_config_changed_after_loading(tmp_path):
 
 
 def test_typed_keys_of_eval_and_build_configs():
+    with pytest.raises(UserError, match=r"max_token is not a top-level key \(did you mean max_tokens\?\)"):
+        load_config("eval", ["+max_token=5"])
+    with pytest.raises(UserError, match=r"mmseqs.evalu is not a mmseqs key \(did you mean mmseqs.evalue\?\)"):
+        load_config("build", ["+mmseqs.evalu=1"])
+    assert load_config("eval", ["+data.cb513_zhou.merge=false", "data=cb513_zhou"]).data.cb513_zhou.merge is False
     with pytest.raises(UserError, match="max_tokens='lots' must be an integer"):
         load_config("eval", ["max_tokens=lots"])
     with pytest.raises(UserError, match="mmseqs.threads='two' must be an integer"):

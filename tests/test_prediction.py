@@ -269,3 +269,30 @@ def test_sigterm_during_prediction_is_status_143_and_resumable(cwd):
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert (cwd / "out.ss2").read_text().count("# record:") == 6
+
+
+def test_sigterm_acts_between_the_segments_of_a_long_chain(cwd, tiny_ckpt):
+    """A chain longer than a segment runs as several forward passes: SIGTERM during the second stops the run
+    there (the third never starts), as between windows (was: one pass over the whole chain, deaf until it ended)."""
+    rng = np.random.default_rng(0)
+    (cwd / "in.fasta").write_text(">long\n" + "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 3000)) + "\n")
+    script = textwrap.dedent("""
+        import atexit, os, signal, sys
+        from ss_predict.cli import predict_main
+        from ss_predict.inference import engine
+        from ss_predict.models.dilated_cnn import DilatedCNN
+        engine.SEGMENT, engine.OVERLAP = 256, 16
+        original, calls = DilatedCNN.forward, [0]
+        def forward(self, x, mask):
+            calls[0] += 1
+            if calls[0] == 2:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return original(self, x, mask)
+        DilatedCNN.forward = forward
+        atexit.register(lambda: print(f"forward passes: {calls[0]}", file=sys.stderr))
+        predict_main(sys.argv[1:])
+    """)
+    r = subprocess.run([sys.executable, "-c", script, "in.fasta", "-m", str(tiny_ckpt), "-o", "out.ss2",
+                        "--max-tokens", "256"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 143 and "terminated\n" in r.stderr, r.stderr
+    assert r.stderr.endswith("forward passes: 2\n") and sorted(p.name for p in cwd.iterdir()) == ["in.fasta"]

@@ -21,3 +21,14 @@ class NucleotideError(FormatError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a `kill`, a scheduler's time limit), raised like Ctrl-C so that the same clean-up runs: temporary
     files are removed, ss-train saves last.pt. The CLI then exits with status 143."""
+
+
+class OutOfMemory(UserError):
+    """Out of memory while predicting: the message names the record and what to do."""
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """Out of memory, as Python (MemoryError), PyTorch's CPU allocator ("DefaultCPUAllocator: can't allocate
+    memory") or a GPU ("CUDA out of memory", torch.cuda.OutOfMemoryError; "MPS backend out of memory") says it."""
+    return isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and any(
+        words in str(e) for words in ("can't allocate memory", "out of memory")))

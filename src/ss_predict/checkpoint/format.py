@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import stat
+import warnings
 from pathlib import Path
 
 import torch
@@ -71,7 +72,9 @@ def load_checkpoint(path: str | Path) -> dict:
     if not stat.S_ISREG(st.st_mode):
         raise UserError(f"model file {path} is a folder or device, not a checkpoint file")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on a foreign file (e.g. "Detected pickle protocol 4"):
+            warnings.simplefilter("ignore")  # the one line below says what is wrong with it
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as e:
         raise UserError(f"cannot read model file {path}: {e.strerror or type(e).__name__}") from None
     except Exception as e:  # torch raises many types for corrupt or foreign files

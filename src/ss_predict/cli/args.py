@@ -11,7 +11,7 @@ import sys
 import threading
 
 from ..core.files import discard_stdout
-from ..errors import Terminated, UserError
+from ..errors import Terminated, UserError, is_out_of_memory
 
 
 
@@ -22,7 +22,8 @@ def fail(msg: str) -> None:
 
 def guarded(fn):
     """Run a CLI body: user errors become one line on stderr and exit status 2; SIGTERM is handled as Ctrl-C
-    is (clean-up runs, nothing half-written is left) and ends with status 143."""
+    is (clean-up runs, nothing half-written is left) and ends with status 143. Out of memory (where no record
+    is named already) is one line and status 2 too."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -39,6 +40,11 @@ def guarded(fn):
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             sys.exit(130)
+        except Exception as e:
+            if not is_out_of_memory(e):
+                raise
+            fail("out of memory: free memory, or ask for less at once (a smaller --max-tokens or --window for "
+                 "ss-predict, trainer.max_tokens for ss-train, max_tokens for ss-eval)")
     return wrapper
 
 

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..errors import UserError
 from .help import help_text
 from .rules import shown
-from .schema import TRAINER_DEFAULTS, check_trainer, register, unknown_trainer_key
+from .schema import TRAINER_DEFAULTS, check_keys, check_trainer, register, unknown_key
 
 register()  # the typed schemas the configs' defaults lists start with
 if not OmegaConf.has_resolver("ss_help"):  # hydra.help.template of train.yaml / eval.yaml: `ss-train --help`
@@ -59,10 +59,17 @@ def type_message(e: Exception) -> str | None:
     return f"{key}={m[1]!r} must be {kind}{default}"
 
 
-def unknown_key_message(e: Exception) -> str | None:
-    """`trainer.lrr=1`: the trainer key that does not exist, and the nearest one (not Hydra's `use +trainer.lrr`)."""
-    m = re.match(r"Could not override 'trainer\.([^'.]+)'", str(e))
-    return unknown_trainer_key(m[1]) if m and m[1] not in TRAINER_DEFAULTS else None
+def unknown_key_message(e: Exception, name: str) -> str | None:
+    """`seeed=5`, `trainer.lrr=1`: the key of a typed section that does not exist, and the nearest one (not
+    Hydra's `use +seeed=5`, which would add a key that nothing reads)."""
+    m = re.match(r"Could not override '([^']+)'", str(e))
+    if not m:
+        return None
+    try:
+        schema = OmegaConf.get_type(_compose(name, []))
+    except UserError:
+        return None
+    return unknown_key(schema, m[1]) if schema is not None else None
 
 
 def _compose(name: str, overrides: list[str]) -> DictConfig:
@@ -71,7 +78,7 @@ def _compose(name: str, overrides: list[str]) -> DictConfig:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
             return compose(config_name=name, overrides=overrides)
     except Exception as e:  # hydra's override / missing-config errors, a value of the wrong type
-        raise UserError(unknown_key_message(e) or f"config error: {type_message(e) or hydra_message(e)}") from None
+        raise UserError(unknown_key_message(e, name) or f"config error: {type_message(e) or hydra_message(e)}") from None
     finally:
         GlobalHydra.instance().clear()
 
@@ -80,6 +87,7 @@ def load_config(name: str, overrides: list[str] | None = None) -> DictConfig:
     """The resolved-on-access config `name` (train, eval, build) with command-line style overrides; the types
     come from the schemas, and the trainer's values are checked (one line, before any work)."""
     cfg = _compose(name, list(overrides or []))
+    check_keys(cfg)
     if "trainer" in cfg:
         check_trainer(cfg.trainer)
     return cfg

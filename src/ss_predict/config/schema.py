@@ -66,6 +66,46 @@ def unknown_trainer_key(key: str) -> str:
     return f"config error: trainer.{key} is not a trainer key{hint}; `ss-train --help` lists them"
 
 
+def key_refusal(section: str, key: str, names: list[str]) -> str:
+    """One line for `key`, which is not one of `names`, the keys of the typed `section` ("": the top level), with
+    the nearest of them."""
+    if section == "trainer":
+        return unknown_trainer_key(key)
+    def full(k): return f"{section}.{k}" if section else k
+    near = difflib.get_close_matches(key, names, n=1)
+    hint = f" (did you mean {full(near[0])}?)" if near else ""
+    return f"config error: {full(key)} is not a {section or 'top-level'} key{hint}; the keys: {', '.join(names)}"
+
+
+def unknown_key(schema, key: str) -> str | None:
+    """`key_refusal` for a dotted key that lies in a typed section of `schema` and is not one of its keys (`seeed`,
+    `trainer.lrr`, `mmseqs.evalu`); None for a key that exists or lies in an untyped section (model., data.,
+    paths.: their keys come from the YAML files)."""
+    section, node = "", schema
+    for part in key.split("."):
+        kinds = {f.name: f.default_factory for f in fields(node)}
+        if part not in kinds:
+            return key_refusal(section, part, list(kinds))
+        if not is_dataclass(kinds[part]):
+            return None
+        section, node = f"{section}.{part}".lstrip("."), kinds[part]
+    return None
+
+
+def check_keys(cfg, schema=None, section: str = "") -> None:
+    """Every key of a composed config in a typed section is one of its schema's: `+seeed=5` or `+foo=bar` would
+    add one that nothing reads (one line, the nearest key suggested)."""
+    schema = schema or OmegaConf.get_type(cfg)
+    if not is_dataclass(schema):
+        return
+    kinds = {f.name: f.default_factory for f in fields(schema)}
+    for key in cfg.keys():
+        if key not in kinds:
+            raise UserError(key_refusal(section, str(key), list(kinds)))
+        if is_dataclass(kinds[key]) and OmegaConf.is_dict(cfg[key]):
+            check_keys(cfg[key], kinds[key], f"{section}.{key}".lstrip("."))
+
+
 def check_trainer(node) -> TrainerConfig:
     """The trainer section as a TrainerConfig (interpolations resolved), or one line naming the first bad value."""
     for key in node.keys():

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..data.batching import EncodedSet, length_batches
-from ..errors import UserError
+from ..errors import OutOfMemory, UserError, is_out_of_memory
 from .calibration import apply_numpy, temperature, to_ss3
 from .distributed import DistInfo, gather_objects
 
@@ -42,36 +42,80 @@ def autocast(device: torch.device, enabled: bool = True):
     return contextlib.nullcontext()
 
 
+# A chain longer than SEGMENT residues (longer than any known protein: titin, the longest, has ~36,000) is
+# predicted in overlapping segments of at most SEGMENT residues: each keeps its central part and sees OVERLAP
+# residues of context on either side, so memory and the time between two checks for a signal are bounded
+# whatever the chain's length. Chains up to SEGMENT residues are predicted whole, as they always were.
+SEGMENT, OVERLAP = 65_536, 2_048
+
+
+def segments(n: int, segment: int = SEGMENT, overlap: int = OVERLAP) -> list[tuple[int, int, int, int]]:
+    """(start, end, keep_start, keep_end) of the pieces of a chain of `n` residues: one piece (0, n, 0, n) up to
+    `segment` residues, else pieces of at most `segment` residues whose kept parts tile [0, n) in order."""
+    if n <= segment:
+        return [(0, n, 0, n)]
+    if not 0 <= 2 * overlap < segment:
+        raise ValueError(f"segment {segment} must exceed twice the overlap {overlap}")
+    core = segment - 2 * overlap
+    return [(max(0, s - overlap), min(n, s + core + overlap), s, min(n, s + core)) for s in range(0, n, core)]
+
+
 def predict_sets(models: list[torch.nn.Module], data: EncodedSet, device: torch.device,
-                 max_tokens: int = 32768, progress=None, shard: DistInfo | None = None) -> list[np.ndarray]:
+                 max_tokens: int = 32768, progress=None, shard: DistInfo | None = None,
+                 segment: int = SEGMENT, overlap: int = OVERLAP) -> list[np.ndarray]:
     """Per protein, L x 8 probabilities (averaged over `models`, in input order), as the models give them:
-`calibrated` applies a file's fitted temperatures.
+`calibrated` applies a file's fitted temperatures. Chains longer than `segment` are predicted in overlapping
+    pieces (`segments`) and stitched. Out of memory is an OutOfMemory error naming the batch's first record.
 
     With `shard`, this rank runs every world-th length batch and the results are gathered, so each
     protein is computed in exactly the batch a single process would use (identical numbers).
     """
-    batches = length_batches(data.lengths, max_tokens)
+    pieces = [(i, *seg) for i, n in enumerate(data.lengths) for seg in segments(int(n), segment, overlap)]
+    batches = length_batches([e - s for _, s, e, _, _ in pieces], max_tokens)
     if shard is not None and shard.enabled:
         batches = batches[shard.rank::shard.world]
     out: dict[int, np.ndarray] = {}
     with torch.inference_mode():
         for idx in batches:
-            batch = data.batch(idx)
-            b = batch.to(device)
-            probs = 0
-            for model in models:
-                with autocast(device):
-                    logits = model(b.x, b.mask)
-                probs = probs + torch.softmax(logits.float(), dim=-1)
-            probs = (probs / len(models)).cpu().numpy()
-            for j, i in enumerate(batch.index):
-                out[i] = probs[j, : batch.lengths[j]]
+            try:
+                probs = _forward(models, data, [pieces[k] for k in idx], device)
+            except Exception as e:
+                if not is_out_of_memory(e):
+                    raise
+                raise OutOfMemory(_oom_message(data, [pieces[k] for k in idx], device, max_tokens)) from None
+            for j, k in enumerate(idx):
+                _, s, _, a, b = pieces[k]
+                out[k] = probs[j, a - s: b - s]
             if progress is not None:
-                progress.update(sum(batch.lengths))
+                progress.update(sum(pieces[k][4] - pieces[k][3] for k in idx))
     if shard is not None and shard.enabled:
         for part in gather_objects(out):
             out.update(part)
-    return [out[i] for i in range(len(data.proteins))]
+    whole: dict[int, list[np.ndarray]] = {}
+    for k, (i, *_) in enumerate(pieces):
+        whole.setdefault(i, []).append(out.pop(k))
+    return [parts[0] if len(parts) == 1 else np.concatenate(parts) for parts in whole.values()]
+
+
+def _oom_message(data: EncodedSet, pieces: list, device, max_tokens: int) -> str:
+    first = data.proteins[pieces[0][0]]
+    where = f"record '{first.id}' ({len(first):,} residues)"
+    if len(pieces) > 1:
+        return (f"out of memory on {device.type} predicting {where} and {len(pieces) - 1} more in one batch: lower "
+                f"--max-tokens (now {max_tokens:,} residues per batch) or free memory")
+    return (f"out of memory on {device.type} predicting {where} alone ({pieces[0][2] - pieces[0][1]:,} residues "
+            "at once): free memory or use a device with more")
+
+
+def _forward(models, data: EncodedSet, pieces: list[tuple[int, int, int, int, int]], device) -> np.ndarray:
+    """B x L x 8 probabilities (averaged over `models`) of a batch of pieces (protein, start, end, ...)."""
+    b = data.batch([p[0] for p in pieces], [(p[1], p[2]) for p in pieces]).to(device)
+    probs = 0
+    for model in models:
+        with autocast(device):
+            logits = model(b.x, b.mask)
+        probs = probs + torch.softmax(logits.float(), dim=-1)
+    return (probs / len(models)).cpu().numpy()
 
 
 def calibrated(raw: np.ndarray, models: list) -> tuple[np.ndarray, np.ndarray]:

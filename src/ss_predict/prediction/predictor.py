@@ -21,7 +21,7 @@ import numpy as np
 from .. import __version__
 from ..errors import FormatError, Terminated, UserError
 from ..data.features import uses_profile
-from ..data.formats.fasta import iter_fasta_proteins, iter_proteins
+from ..data.formats.fasta import FastaRecords, iter_fasta_proteins, iter_proteins
 from ..core.files import STDIO, display_name
 from ..core.names import file_name
 from ..core.records import Protein
@@ -67,9 +67,10 @@ class Shard:
 
 
 def _pairs(sequences) -> list[tuple[str, str]]:
-    """(id, sequence) pairs from strings (ids seq1, seq2, ...), pairs, a mapping or Biopython SeqRecords."""
-    if isinstance(sequences, Mapping):  # (an id None stays None: check_record refuses it, naming the record)
-        return [(k if isinstance(k, str) or k is None else str(k), v) for k, v in sequences.items()]
+    """(id, sequence) pairs from strings (ids seq1, seq2, ...), pairs, a mapping or Biopython SeqRecords. Ids
+    are kept as given (check_record refuses one that is not a string, empty or not one line, naming the record)."""
+    if isinstance(sequences, Mapping):
+        return list(sequences.items())
     if isinstance(sequences, (bytes, bytearray)):
         raise TypeError(f"sequences: got {type(sequences).__name__}; give a FASTA path or a list of sequence "
                         "strings (decode the bytes first)")
@@ -80,9 +81,9 @@ def _pairs(sequences) -> list[tuple[str, str]]:
         if isinstance(item, str):
             pairs.append((f"seq{n}", item))
         elif isinstance(item, (tuple, list)) and len(item) == 2:
-            pairs.append((item[0] if isinstance(item[0], str) else str(item[0]), item[1]))
+            pairs.append((item[0], item[1]))
         elif hasattr(item, "id") and hasattr(item, "seq"):  # Bio.SeqRecord.SeqRecord
-            pairs.append((str(item.id), str(item.seq)))
+            pairs.append((item.id, str(item.seq)))
         else:
             raise TypeError(f"sequences: item {n} is a {type(item).__name__}; give sequence strings, "
                             "(id, sequence) pairs or SeqRecords")
@@ -121,14 +122,16 @@ def _check_path(sequences) -> None:
 
 def iter_input(sequences, *, allow_nucleotide: bool = False, skip_invalid: bool = False,
                problems: list[str] | None = None) -> Iterator[Protein]:
-    """Validated proteins, lazily, of any input form `Predictor.read` takes."""
+    """Validated proteins, lazily, of any input form `Predictor.read` takes: a FASTA file's ids are its headers'
+    first words; ids given in Python (pairs, keys, SeqRecords) are kept whole."""
     if _is_path(sequences):
         _check_path(sequences)
         return iter_fasta_proteins(sequences, skip_invalid, allow_nucleotide, problems)
     pairs = _pairs(sequences)
     if not pairs:
         raise FormatError(f"{SOURCE}: no sequences given")
-    return iter_proteins(pairs, SOURCE, skip_invalid, allow_nucleotide, problems)
+    return iter_proteins(pairs, SOURCE, skip_invalid, allow_nucleotide, problems,
+                         whole_ids=not isinstance(sequences, FastaRecords))
 
 
 class _Terminated(Exception):
@@ -155,22 +158,29 @@ class Predictor:
     """A loaded model (or several, averaged), reused across calls.
 
     `model`: a bundled name ("default"), a checkpoint path, or several joined by commas (averaged).
-    `device`: "cpu" (default), "cuda", "cuda:N" or "auto". `max_tokens`: residues per batch.
+    `device`: "cpu" (default), "cuda", "cuda:N" or "auto". `max_tokens`: residues per batch. A chain longer
+    than `segment` residues (default inference.engine.SEGMENT, 65,536) is predicted in segments of at most that
+    many residues, each seeing `overlap` (OVERLAP, 2,048) residues of context on either side.
     """
 
     def __init__(self, model: str = "default", device: str = "cpu", max_tokens: int = 32768,
-                 window_records: int = WINDOW_RECORDS, window_residues: int = WINDOW_RESIDUES):
+                 window_records: int = WINDOW_RECORDS, window_residues: int = WINDOW_RESIDUES,
+                 segment: int | None = None, overlap: int | None = None):
         from ..checkpoint.loading import load_models, parse_model_spec
-        from ..inference.engine import resolve_device
+        from ..inference.engine import OVERLAP, SEGMENT, resolve_device
 
         bound_heap()  # large tensors mapped and unmapped whole: flat memory over any number of windows
 
+        segment, overlap = SEGMENT if segment is None else segment, OVERLAP if overlap is None else overlap
         for name, v in (("max_tokens", max_tokens), ("window_records", window_records),
-                        ("window_residues", window_residues)):
+                        ("window_residues", window_residues), ("segment", segment), ("overlap", overlap)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise TypeError(f"{name} must be a whole number, got {type(v).__name__} {v!r}")
-            if v < 1:
-                raise ValueError(f"{name} must be at least 1, got {v}")
+            if v < (0 if name == "overlap" else 1):
+                raise ValueError(f"{name} must be at least {0 if name == 'overlap' else 1}, got {v}")
+        if 2 * overlap >= segment:
+            raise ValueError(f"segment ({segment}) must be more than twice the overlap ({overlap})")
+        self.segment, self.overlap = int(segment), int(overlap)
         if model is None:
             raise TypeError("model: expected a bundled name or checkpoint path (str), got None")
         parse_model_spec(model)  # an empty or ',' spec is a one-line error before anything loads
@@ -210,10 +220,12 @@ class Predictor:
         data = EncodedSet(proteins, self.features)
         if progress is True:
             with tqdm(total=int(data.lengths.sum()), unit="res", file=sys.stderr) as bar:
-                probs = predict_sets(self.models, data, self.device, self.max_tokens, progress=bar)
+                probs = predict_sets(self.models, data, self.device, self.max_tokens, progress=bar,
+                                     segment=self.segment, overlap=self.overlap)
         else:
             probs = predict_sets(self.models, data, self.device, self.max_tokens,
-                                 progress=None if progress is None or progress is False else progress)
+                                 progress=None if progress is None or progress is False else progress,
+                                 segment=self.segment, overlap=self.overlap)
         preds = [Prediction(p.id, p.sequence, *calibrated(pr, self.models)) for p, pr in zip(proteins, probs)]
         for pred in preds:
             if not (np.isfinite(pred.p8).all() and np.isfinite(pred.p3).all()):
@@ -303,7 +315,8 @@ class Predictor:
             proteins = valid_proteins(source, skip_invalid, allow_nucleotide, None, scan.repeats)
         self._report(problems, rank)  # (standard input: its problems come as it is read)
         fingerprint = {"input": scan.sha256 if scan else None, "model": self.loaded.fingerprint(), "format": fmt,
-                       "options": {"max_tokens": self.max_tokens, "profiles": str(profiles) if profiles else None,
+                       "options": {"max_tokens": self.max_tokens, "segment": [self.segment, self.overlap],
+                                   "profiles": str(profiles) if profiles else None,
                                    "window": [self.window_records, self.window_residues],
                                    "skip_invalid": skip_invalid, "allow_nucleotide": allow_nucleotide,
                                    "shard": [shard.index, shard.count]},

@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..api import SOURCE
+from ..data.formats.fasta import FastaRecords
 from ..errors import FormatError, NucleotideError, UserError
 from ..prediction import pictures
 from ..prediction.renderers import FORMATS, render
@@ -111,7 +112,7 @@ def sequences_of(body: bytes, content_type: str):
     if "\x00" in text:  # as ss-predict reads a file: a NUL is binary data
         line = len(re.findall(r"\r\n|\r|\n", text[:text.index("\x00")])) + 1
         raise FormatError(f"{SOURCE}: line {line}: binary data, not a text file")
-    return list(SimpleFastaParser(io.StringIO(text)))
+    return FastaRecords(SimpleFastaParser(io.StringIO(text)))  # ids: the headers' first words, as in a file
 
 
 def _json_sequences(text: str):

@@ -12,6 +12,7 @@ import hashlib
 import io
 import re
 import sys
+import unicodedata
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -65,11 +66,27 @@ def check_not_nucleotide(rid: str, seq: str, where: str) -> None:
                                   "or pass --allow-nucleotide (allow_nucleotide=True in Python) to predict anyway")
 
 
-def check_record(n: int, title, raw, where: str, allow_nucleotide: bool = False) -> Protein:
-    """The n-th (title, sequence) pair as a validated Protein; the id is the title's first word."""
+class FastaRecords(list):
+    """(title, sequence) pairs read from FASTA text (the server's text/plain body): as in a file, each id is its
+    title's first word. Other pairs (from Python, JSON) carry explicit ids, kept whole."""
+
+
+def check_record(n: int, title, raw, where: str, allow_nucleotide: bool = False, whole_id: bool = False) -> Protein:
+    """The n-th (title, sequence) pair as a validated Protein; the id is the title's first word (a FASTA header),
+    or with `whole_id` the title as given (an id given explicitly: a pair, a mapping's key, a SeqRecord's id)."""
     if not isinstance(title, str):
-        raise FormatError(f"{where}: record {n} has an id of type {type(title).__name__}, not a string")
-    rid = title.split()[0] if title.strip() else ""
+        shown = repr(title) if len(repr(title)) <= 40 else repr(title)[:37] + "..."
+        raise FormatError(f"{where}: record {n} has an id of type {type(title).__name__} ({shown}), not a string")
+    if whole_id:
+        rid = title
+        if not rid.strip():
+            raise FormatError(f"{where}: record {n} has an empty id")
+        bad = next((c for c in rid if unicodedata.category(c) == "Cc"), None)
+        if bad is not None:
+            raise FormatError(f"{where}: record {n} has an id with the control character {bad!r} at position "
+                              f"{rid.index(bad) + 1} ({rid[:40]!r}): give ids on one line of printable text")
+    else:
+        rid = title.split()[0] if title.strip() else ""
     if not rid:
         raise FormatError(f"{where}: record {n} has no id after '>'")
     if not isinstance(raw, str):
@@ -82,16 +99,17 @@ def check_record(n: int, title, raw, where: str, allow_nucleotide: bool = False)
 
 def iter_proteins(records: Iterable[tuple[str, str]], where: str, skip_invalid: bool = False,
                   allow_nucleotide: bool = False, problems: list[str] | None = None,
-                  duplicates: bool = True) -> Iterator[Protein]:
+                  duplicates: bool = True, whole_ids: bool = False) -> Iterator[Protein]:
     """Validated proteins of (title, sequence) pairs, lazily; duplicate ids are refused (unless `duplicates`
-    is False: `prediction.plan.scan_fasta` checks them its own, leaner way).
+    is False: `prediction.plan.scan_fasta` checks them its own, leaner way). Ids are the titles' first words,
+    or with `whole_ids` the titles as given (`check_record`).
 
     Without skip_invalid the first problem raises a FormatError naming `where` and the record; with it,
     each problem is appended to `problems` and the record is left out."""
     seen: set[bytes] = set()
     for n, (title, raw) in enumerate(records, start=1):
         try:
-            p = check_record(n, title, raw, where, allow_nucleotide)
+            p = check_record(n, title, raw, where, allow_nucleotide, whole_ids)
             if duplicates:
                 key = id_key(p.id)
                 if key in seen:
