@@ -32,7 +32,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 import ss_predict  # noqa: E402
 from conftest import one_line_error  # noqa: E402
 from ss_predict.cli import predict_main  # noqa: E402
-from ss_predict.errors import UserError  # noqa: E402
+from ss_predict.errors import OutOfMemory, UserError  # noqa: E402
 from ss_predict.prediction.renderers import render  # noqa: E402
 from ss_predict.serve import app as app_module  # noqa: E402
 from ss_predict.serve.app import create_app  # noqa: E402
@@ -78,6 +78,22 @@ class Gated:
         self.entered.set()
         assert self.gate.wait(60)
         return self.inner.predict_proteins(proteins, **kw)
+
+
+class OutOfMemoryPredictor(Gated):
+    """The real predictor, out of memory in its model thread."""
+
+    def predict_proteins(self, proteins, **kw):
+        raise OutOfMemory(f"out of memory on cpu predicting record '{proteins[0].id}' (20 residues) alone (20 "
+                          "residues at once): free memory or use a device with more")
+
+
+def test_out_of_memory_is_a_503_not_the_clients_fault(predictor):
+    with serving(OutOfMemoryPredictor(predictor)) as c:
+        r = c.post("/api/predict", content=">trp\nNLYIQWLKDGGPSSGRPPPS\n")
+    assert r.status_code == 503
+    assert r.json()["error"] == ("out of memory on cpu predicting record 'trp' (20 residues) alone (20 residues at "
+                                 "once) on the server: try again later, or send fewer or shorter chains")
 
 
 def cli_output(path, fmt="json", file=None):

@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect
 from .. import __version__
 from ..api import SOURCE
 from ..data.formats.fasta import FastaRecords
-from ..errors import FormatError, NucleotideError, UserError
+from ..errors import FormatError, NucleotideError, OutOfMemory, UserError
 from ..prediction import pictures
 from ..prediction.renderers import FORMATS, render
 from .batcher import Batcher, QueueFull
@@ -228,7 +228,9 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
         return error(e.status, str(e), e.headers)
 
     @app.exception_handler(UserError)  # FormatError (bad input) and any other user error: never a 500
-    async def _user_error(request, e: UserError):
+    async def _user_error(request, e: UserError):  # out of memory is the server's state, not the request's fault
+        if isinstance(e, OutOfMemory):
+            return error(503, f"{str(e).split(':')[0]} on the server: try again later, or send fewer or shorter chains")
         return error(422, api_message(e))
 
     @app.exception_handler(RequestValidationError)
