@@ -54,11 +54,18 @@ def _cfg(pool_path, out, extra=()):
         f"output={out}/set.jsonl.gz", f"manifest={out}/set.manifest.json", "valid_fraction=0.1", *extra])
 
 
+@pytest.fixture(scope="module")
+def built(small_pool, tmp_path_factory):
+    """The small pool built once (config, manifest, folder) for the tests that read a build."""
+    out = tmp_path_factory.mktemp("built")
+    cfg = _cfg(small_pool[0], out)
+    return cfg, build(cfg), out
+
+
 @pytest.mark.data("cb513", "pisces25_valid")
-def test_filter_removes_homologues_and_keeps_unrelated(small_pool, tmp_path, out_dir):
+def test_filter_removes_homologues_and_keeps_unrelated(small_pool, built, out_dir):
     pool_path, target, pool = small_pool
-    cfg = _cfg(pool_path, tmp_path / "a")
-    m = build(cfg)
+    cfg, m, out = built
     removed = {r["id"]: r for r in m["removed"]}
     assert removed["planted_cb513"]["identity"] == 1.0
     assert 0.3 <= removed["mutant40"]["identity"] < 0.5
@@ -75,18 +82,16 @@ def test_filter_removes_homologues_and_keeps_unrelated(small_pool, tmp_path, out
     valid = {p.id: p.sequence for p in recs if p.extras["split"] == "valid"}
     assert valid and train
     assert homologous_pairs(train, valid, [MMseqs(), Blast()]) == []
-    manifest = json.loads((tmp_path / "a/set.manifest.json").read_text())
+    manifest = json.loads((out / "set.manifest.json").read_text())
     assert manifest["counts"]["train_chains"] == len(train) and manifest["counts"]["valid_chains"] == len(valid)
     assert manifest["benchmarks"] == {"cb513": str(cfg.benchmarks.cb513.path)}
 
 
 @pytest.mark.data("cb513", "pisces25_valid")
-def test_build_is_deterministic(small_pool, tmp_path, out_dir):
-    pool_path, _, _ = small_pool
-    for run in ("a", "b"):
-        build(_cfg(pool_path, tmp_path / run))
+def test_build_is_deterministic(small_pool, built, tmp_path, out_dir):
+    build(_cfg(small_pool[0], tmp_path / "b"))
     for name in ("set.jsonl.gz", "set.manifest.json"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        assert (built[2] / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 @pytest.mark.data("flip_train")
@@ -96,11 +101,12 @@ def test_processed_keeps_unscored_and_3state_only(tmp_path, data_root, out_dir):
     pool.mkdir()
     for name in ("sampled.fasta", "mask.fasta", "sequences.fasta"):
         (pool / name).symlink_to(data_root / "flip_netsurfp2_3state" / name)
-    cfg = load_config("build", ["~sources", f"+sources.flip={{format: flip, path: '{pool}', split: test}}",
+    cfg = load_config("build", ["~sources", f"+sources.flip={{format: flip, path: '{pool}', split: test, limit: 40}}",
                                 "data@benchmarks=[cb513]", f"output={tmp_path}/f.jsonl.gz",
                                 f"manifest={tmp_path}/f.json"])
     build(cfg)
     back = {p.id: p for p in read_processed(cfg.output)}
+    assert sum(p.id in back for p in flip) >= 20  # (a few leave as CB513 homologues)
     for p in flip:
         if p.id in back:
             assert back[p.id].ss8 is None
@@ -121,11 +127,9 @@ def test_missing_or_malformed_source_fails_clearly(tmp_path, out_dir):
 
 
 @pytest.mark.data("cb513", "pisces25_valid")
-def test_audit_train_valid_of_built_set_is_clean(small_pool, tmp_path, out_dir, capsys):
+def test_audit_train_valid_of_built_set_is_clean(built, capsys):
     from ss_predict.cli import data_main
-    pool_path, _, _ = small_pool
-    cfg = _cfg(pool_path, tmp_path / "a")
-    build(cfg)
+    cfg = built[0]
     data_main(["audit", f"{cfg.output}:train", f"{cfg.output}:valid"])  # no pair: returns, exit 0
     out, err = capsys.readouterr()
     assert out.splitlines() == ["benchmark\ttrain_id\tbenchmark_id\tidentity\taligned\tevalue\tdirection"]
