@@ -1,6 +1,7 @@
 """ss-train: runs and sweeps never overwrite each other, every careless option is one line with exit status 2 and
 nothing made, Ctrl-C and SIGTERM save last.pt, a diverged run saves nothing."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,12 +103,26 @@ def test_train_unwritable_output_is_one_line(cwd, tmp_path, capsys):
     ("name=../../escaped", "name='../../escaped'"),
     ("name=", "name=''"),
     ("name=/abs", "name='/abs'"),
+    ("name=.", "name='.'"),  # the runs folder itself: best.pt straight into outputs/runs/
+    ("name=./", "name='./'"),
     ("data=[]", "data is empty"),
     ("model=[]", "model is empty"),
 ])
 def test_train_options_one_line_and_nothing_made(cwd, out_dir, capsys, override, words):
     assert words in error_of(train_main, capsys, *TINY, override)
     assert not out_dir.exists() and not (cwd / "escaped").exists() and not (out_dir.parent / "escaped").exists()
+
+
+@pytest.mark.data("tiny")
+def test_a_finished_run_reached_through_dot_dot_is_refused(tiny_run, tmp_path, cwd, capsys):
+    """`x/new/../victim` names victim once x/new is made: the check must look there, not at a folder that is not."""
+    victim = tmp_path / "victim"
+    shutil.copytree(tiny_run, victim)
+    before = {p.name: p.read_bytes() for p in victim.iterdir() if p.is_file()}
+    for run_dir in (f"{tmp_path}/nonexistent/../victim", f"{tmp_path}/./victim/"):
+        err = error_of(train_main, capsys, *TINY, f"run_dir={run_dir}")
+        assert "already holds a run" in err and f"{victim} " in err, err
+    assert {p.name: p.read_bytes() for p in victim.iterdir() if p.is_file()} == before
 
 
 @pytest.mark.data("tiny")
