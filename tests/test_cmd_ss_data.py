@@ -72,6 +72,23 @@ def test_format_of_a_pipe_is_not_guessed_by_reading_it(cwd, capsys):
     assert not (cwd / "o.fa").exists()
 
 
+def test_an_output_that_is_an_input_is_refused(cwd, capsys):
+    """convert F F (or through a link) and audit A B -o A would replace an input with the result: one line, and
+    the input untouched (the rule ss-predict's -o follows)."""
+    text = ">x\nMKVL\nCCHC\n"
+    (cwd / "a.txt").write_text(text)
+    (cwd / "b.fa").write_text(">y\nMKVL\n")
+    os.symlink("a.txt", cwd / "link.txt")
+    for src, out in (("a.txt", "a.txt"), ("a.txt", "link.txt"), ("link.txt", "./a.txt")):
+        err = error_of(data_main, capsys, "convert", src, out, "--to", "fasta3")
+        assert f"output {out} is the input file {src}" in err, err
+    for out, src in (("a.txt", "a.txt"), ("link.txt", "a.txt"), ("b.fa", "b.fa")):
+        err = error_of(data_main, capsys, "audit", "a.txt:train", "b.fa", "-o", out)
+        assert f"-o {out} is the input file {src}: the report would replace it" in err, err
+    assert (cwd / "a.txt").read_text() == text and (cwd / "b.fa").read_text() == ">y\nMKVL\n"
+    assert sorted(p.name for p in cwd.iterdir()) == ["a.txt", "b.fa", "link.txt"]
+
+
 @pytest.mark.data("scratch1d")
 def test_stats_refuses_a_scratch_label_file(data_root, capsys):
     folder = data_root / "scratch1d_sspro8"
