@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from conftest import TINY, error_of, one_line_error, run_cli
+from conftest import TINY, error_of, one_line_error, run_cli, writes_fail_past
 from ss_predict.checkpoint.format import load_checkpoint
 from ss_predict.cli import train_main
 
@@ -123,6 +123,21 @@ def test_a_finished_run_reached_through_dot_dot_is_refused(tiny_run, tmp_path, c
         err = error_of(train_main, capsys, *TINY, f"run_dir={run_dir}")
         assert "already holds a run" in err and f"{victim} " in err, err
     assert {p.name: p.read_bytes() for p in victim.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.data("tiny")
+def test_a_full_disk_while_training_is_one_line_and_keeps_the_last_checkpoints(tiny_run, tmp_path, cwd, capsys):
+    """Epoch 2 of a resumed run cannot write its checkpoints (each file stops at 50 kB, as on a full disk): one line
+    naming the file, exit 2, and epoch 1's best.pt and last.pt as they were (no temporary file left)."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert min(len(before["best.pt"]), len(before["last.pt"])) > 50_000
+    with writes_fail_past(50_000):
+        err = error_of(train_main, capsys, *TINY, "trainer.max_epochs=2", "trainer.resume=auto", f"run_dir={run}")
+    assert err.startswith(f"error: cannot write {run}/") and ".pt: File too large" in err, err
+    assert sorted(p.name for p in run.iterdir()) == sorted(before)
+    assert {n: (run / n).read_bytes() for n in ("best.pt", "last.pt")} == {n: before[n] for n in ("best.pt", "last.pt")}
 
 
 @pytest.mark.data("tiny")

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from ..config.compose import check_data_paths
 from ..config.schema import TrainerConfig, check_trainer
+from ..core.files import atomic_write_text
 from ..data.batching import EncodedSet, epoch_loader
 from ..data.features import spec_dict
 from ..data.splits import load_split
@@ -102,7 +103,7 @@ def open_run_dir(run: Run) -> None:
     if run.t.tensorboard:
         from torch.utils.tensorboard import SummaryWriter
         run.writer = SummaryWriter(str(run.run_dir / "tb"))
-    OmegaConf.save(run.cfg, run.run_dir / "config.yaml", resolve=True)
+    atomic_write_text(run.run_dir / "config.yaml", OmegaConf.to_yaml(run.cfg, resolve=True))
 
 
 def save(run: Run, name: str, metrics: dict, weights: dict | None = None, with_state: bool = False) -> None:
