@@ -227,6 +227,7 @@ def _interrupted_run(cwd, capsys, monkeypatch, after: int = 2):
     (lambda d: d.update(bytes="x"), "not a readable ss-predict resume journal"),
     (lambda d: d.update(done="yes"), "not a readable ss-predict resume journal"),
     (lambda d: d.update(fingerprint=5), "not a readable ss-predict resume journal"),
+    (lambda d: d.update(sha256="not a digest"), "not a readable ss-predict resume journal"),
 ])
 def test_resume_with_a_damaged_journal_is_one_line(cwd, capsys, monkeypatch, edit, words):
     journal = _interrupted_run(cwd, capsys, monkeypatch)
@@ -244,6 +245,22 @@ def test_resume_with_a_good_journal_gives_the_whole_output(cwd, capsys, monkeypa
     assert run_cli(predict_main, capsys, "in.fasta", "-o", "fresh.ss2", "--window", "1")[0] == 0
     assert (cwd / "out.ss2").read_text() == (cwd / "fresh.ss2").read_text()
     assert sorted(p.name for p in cwd.iterdir()) == ["fresh.ss2", "in.fasta", "out.ss2"]
+
+
+@pytest.mark.parametrize("change", ["one byte", "same size", "longer"])
+def test_resume_refuses_a_partial_file_changed_since(cwd, capsys, monkeypatch, change):
+    """The journal keeps the SHA-256 of the complete bytes: a partial file edited, copied over or damaged since
+    (its size alone still fits) is refused in one line, and left as it is; it was: the changed bytes in the output."""
+    journal = _interrupted_run(cwd, capsys, monkeypatch)
+    part = cwd / ".out.ss2.ss-predict-part"
+    data = part.read_bytes()
+    i = data.index(b" C ")  # a residue's 3-state letter, inside the first record
+    part.write_bytes({"one byte": data[:i] + b" H " + data[i + 3:], "same size": data[::-1],
+                      "longer": data[:i] + b" H " + data[i + 3:] + b"more\n"}[change])
+    changed = part.read_bytes()
+    err = error_of(predict_main, capsys, "in.fasta", "-o", "out.ss2", "--window", "1", "--resume")
+    assert f"{part} no longer holds what its journal" in err and "delete both to start over" in err
+    assert not (cwd / "out.ss2").exists() and part.read_bytes() == changed and journal.exists()
 
 
 def test_sigterm_during_prediction_is_status_143_and_resumable(cwd):

@@ -4,17 +4,20 @@ file per record in a folder. Memory holds one window; the output grows as the ru
 A regular file is written to a hidden partial file beside it (`.NAME.ss-predict-part`), with a small journal
 (`.NAME.ss-predict-resume`: what the run is, how many windows and bytes are complete), and renamed onto NAME
 at the end, so NAME is never half-written. A killed run (SIGKILL, power loss, Ctrl-C) leaves both, and
-`--resume` continues it: the partial file is cut back to the last complete window and the rest predicted,
-so the result is byte-identical to an uninterrupted run. A folder keeps its journal inside it
+`--resume` continues it: the partial file is checked against the journal (its size and the SHA-256 of its
+complete windows: a part changed since is refused), cut back to the last complete window and the rest
+predicted, so the result is byte-identical to an uninterrupted run. A folder keeps its journal inside it
 (`DIR/.ss-predict-resume`); each record's file is written whole. Devices, FIFOs and standard output are
 written through (they cannot be resumed). Parquet is written as one row group per window: its partial
 file holds the windows as Arrow IPC blobs, made into the Parquet file at the end.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import re
 import struct
 import sys
 from pathlib import Path
@@ -25,7 +28,7 @@ from ..core.files import STDIO, atomic_write_bytes, check_writable_file, take_ov
 from .result import Prediction
 from .renderers import FORMATS, render, render_file
 
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2  # 2: the SHA-256 of the complete bytes of a partial file
 
 
 def is_folder_output(out: str) -> bool:
@@ -80,6 +83,8 @@ class Journal:
             for key in ("windows", "records", "bytes"):  # counts: a damaged one would cut, pad or skip the output
                 if not isinstance(state.get(key), int) or isinstance(state[key], bool) or state[key] < 0:
                     raise ValueError
+            if state.get("sha256") is not None and not re.fullmatch(r"[0-9a-f]{64}", str(state["sha256"])):
+                raise ValueError
         except (OSError, ValueError, AttributeError):
             raise UserError(f"{self.path}: not a readable ss-predict resume journal: delete it to start over") from None
         return state
@@ -93,9 +98,9 @@ class Journal:
             raise UserError(f"--resume: {target} was begun by a run with {what}; give the same input, "
                             f"model and options, or delete {self.path} to start over")
 
-    def write(self, windows: int, records: int, nbytes: int, done: bool = False) -> None:
+    def write(self, windows: int, records: int, nbytes: int, sha256: str | None = None, done: bool = False) -> None:
         state = {"version": JOURNAL_VERSION, "fingerprint": self.fingerprint, "windows": windows,
-                 "records": records, "bytes": nbytes, "done": done}
+                 "records": records, "bytes": nbytes, "sha256": sha256, "done": done}
         atomic_write_bytes(self.path, json.dumps(state, indent=1).encode() + b"\n", sync=True)
 
     def remove(self) -> None:
@@ -175,6 +180,7 @@ class FileSink(Sink):
         self.part = self.target.with_name(f".{self.target.name}.ss-predict-part")
         self.journal = Journal(self.target.with_name(f".{self.target.name}.ss-predict-resume"), fingerprint)
         self.use_journal, self.fh, self.windows, self.records = journal, None, 0, 0
+        self.sha = hashlib.sha256()  # of the bytes of the complete windows in the partial file
 
     def start(self, resume: bool) -> int:
         state = self.journal.read() if self.use_journal else None
@@ -190,11 +196,7 @@ class FileSink(Sink):
                     self.windows, self.records = -1, state["records"]  # complete: only the journal was left
                     return state["windows"]
                 self.fh = open(self.part, "r+b")
-                size = os.fstat(self.fh.fileno()).st_size
-                if size < state["bytes"]:  # truncate() would pad the output with zero bytes
-                    self.fh.close()
-                    raise UserError(f"--resume: {self.part} has {size} bytes, fewer than the {state['bytes']} its "
-                                    f"journal {self.journal.path} records: delete both to start over")
+                self._check_part(state)
                 self.fh.truncate(state["bytes"])
                 self.fh.seek(state["bytes"])
                 self.windows, self.records = state["windows"], state["records"]
@@ -210,6 +212,26 @@ class FileSink(Sink):
             raise UserError(f"cannot write {self.shown}: {e.strerror or e}") from None
         return self.windows
 
+    def _check_part(self, state: dict) -> None:
+        """The partial file must hold the bytes its journal counts, unchanged (their SHA-256): a part cut short,
+        or edited, copied over or damaged since, would otherwise end up in the output."""
+        size, want = os.fstat(self.fh.fileno()).st_size, state["bytes"]
+        if size < want:  # truncate() would pad the output with zero bytes
+            self.fh.close()
+            raise UserError(f"--resume: {self.part} has {size} bytes, fewer than the {want} its journal "
+                            f"{self.journal.path} records: delete both to start over")
+        left = want
+        while left:
+            chunk = self.fh.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            self.sha.update(chunk)
+            left -= len(chunk)
+        if self.sha.hexdigest() != state.get("sha256"):
+            self.fh.close()
+            raise UserError(f"--resume: {self.part} no longer holds what its journal {self.journal.path} "
+                            f"records (its first {want} bytes changed since): delete both to start over")
+
     def _bytes(self, preds, first, several, last) -> bytes:
         if FORMATS[self.fmt].kind == "text":
             return render(preds, self.fmt, first, several, last).encode()
@@ -223,11 +245,13 @@ class FileSink(Sink):
 
     def write(self, index, preds, first, several, last):
         try:
-            self.fh.write(self._bytes(preds, first, several, last))
+            data = self._bytes(preds, first, several, last)
+            self.fh.write(data)
             _fsync(self.fh) if self.use_journal else self.fh.flush()
+            self.sha.update(data)
             self.windows, self.records = index + 1, self.records + len(preds)
             if self.use_journal:
-                self.journal.write(self.windows, self.records, self.fh.tell())
+                self.journal.write(self.windows, self.records, self.fh.tell(), self.sha.hexdigest())
         except OSError as e:
             raise UserError(f"cannot write {self.shown}: {e.strerror or e}") from None
 
@@ -238,7 +262,8 @@ class FileSink(Sink):
                 return
             self.fh.close()
             if self.use_journal:
-                self.journal.write(self.windows, self.records, self.part.stat().st_size, done=True)
+                self.journal.write(self.windows, self.records, self.part.stat().st_size, self.sha.hexdigest(),
+                                   done=True)
             if FORMATS[self.fmt].kind == "table":
                 self._to_parquet()
             take_over(self.part, self.target, self.shown)
