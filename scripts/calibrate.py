@@ -18,12 +18,11 @@ from pathlib import Path
 import torch
 
 from ss_predict.evaluation.calibrate import fit_file
-from ss_predict.checkpoint.format import load_checkpoint, members
+from ss_predict.checkpoint.format import load_checkpoint, members, write_torch_file
 from ss_predict.checkpoint.loading import model_path
 from ss_predict.cli.args import guarded
 from ss_predict.config.compose import load_config
 from ss_predict.errors import UserError
-from ss_predict.core.files import atomic_path
 from ss_predict.data.splits import load_split, manifest_hash
 
 
@@ -58,8 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     fitted_on = {"data": "valid", "path": str(spec.path), "manifest_sha256": sha, "chains": len(valid),
                  "residues_8state": int(sum(int((p.ss8 >= 0).sum()) for p in valid if p.ss8 is not None))}
     ckpt = fit_file(path, valid, fitted_on, torch.device(args.device))
-    with atomic_path(target) as tmp:
-        torch.save(ckpt, tmp)
+    write_torch_file(target, ckpt)
     print(json.dumps(ckpt["calibration"], indent=1))
     print(f"[calibrate] wrote {target}", file=sys.stderr)
 

@@ -1,4 +1,5 @@
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,20 @@ def tiny_checkpoint(path: Path, features: str = "onehot", sharpen: float = 1.0, 
     save_checkpoint(path, model=m, model_cfg={"name": "dilated_cnn", "kwargs": TINY_KWARGS},
                     features=spec_dict(features), config={}, **save)
     return path
+
+
+@contextmanager
+def writes_fail_past(nbytes: int):
+    """In this process, writing a file past `nbytes` fails the way a full disk fails a write: an OSError from the
+    system (RLIMIT_FSIZE: EFBIG, "File too large"; Python ignores SIGXFSZ), wherever the write comes from (torch's
+    zip writer, gzip, matplotlib, ...). Reading and smaller files are untouched."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
 
 def run_cli(entry, capsys, *args):

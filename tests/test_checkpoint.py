@@ -1,11 +1,14 @@
 """Checkpoint files: every damaged, foreign or non-finite file or field is one line naming the file and the
 field (in ss-predict, ss-eval, resuming ss-train and the loader), ensembles, the bundled weights."""
+import errno
 import json
+import os
 
 import pytest
 import torch
 
-from conftest import FIX, TINY, error_of, one_line_error, predict_child, refused, run_cli, tiny_checkpoint
+from conftest import (FIX, TINY, error_of, one_line_error, predict_child, refused, run_cli, tiny_checkpoint,
+                      writes_fail_past)
 from ss_predict.checkpoint.format import load_checkpoint, members
 from ss_predict.checkpoint.loading import WEIGHTS, model_path, save_ensemble
 from ss_predict.cli import eval_main, predict_main, train_main
@@ -60,6 +63,27 @@ def test_damaged_checkpoint_is_one_line_in_predict_and_eval(tmp_path, cwd, out_d
 def test_good_calibration_is_accepted(tmp_path, capsys):
     ok = _damaged(tmp_path / "cal.pt", lambda c: c.update(calibration={"temperature": 1.5, "temperature3": 0.8}))
     assert run_cli(predict_main, capsys, str(FIX / "3VOP_A.fasta"), "-m", str(ok))[0] == 0
+
+
+def test_a_checkpoint_that_cannot_be_written_leaves_the_last_good_one(tmp_path, monkeypatch):
+    """A full disk while saving: one UserError naming the file (torch's own writer said "unexpected pos" in a
+    37-line traceback), the checkpoint there before intact, no temporary file left; the same where the disk
+    reports it only when the data are synced (ENOSPC from fsync, as NFS and delayed allocation do)."""
+    path = tiny_checkpoint(tmp_path / "best.pt")
+    before = path.read_bytes()
+    with writes_fail_past(len(before) // 2), pytest.raises(UserError) as e:
+        tiny_checkpoint(path, sharpen=2.0)
+    assert str(e.value).startswith(f"cannot write {path}: ") and "\n" not in str(e.value)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["best.pt"]
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(UserError, match=f"cannot write {path}: No space left on device$"):
+        tiny_checkpoint(path, sharpen=2.0)
+    with pytest.raises(UserError, match="No space left on device"):
+        save_ensemble(tmp_path / "ens.pt", [path])
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["best.pt"]
 
 
 def test_nan_tensor_is_named(tmp_path):

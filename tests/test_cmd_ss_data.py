@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import FIX, error_of, one_line_error, run_cli
+from conftest import FIX, error_of, one_line_error, run_cli, writes_fail_past
 from ss_predict.cli import data_main
 
 
@@ -33,6 +33,18 @@ def test_convert_to_zhou_prints_what_it_dropped(tmp_path, data_root, capsys):
     data_main(["convert", str(data_root / "lift_ss_testsets/CASP12.txt"), str(tmp_path / "c.npy.gz"), "--to", "zhou"])
     out = capsys.readouterr().out
     assert "wrote 47 proteins (49 rows)" in out and "dropped 1276 residues without an 8-state label" in out
+
+
+@pytest.mark.data("casp12")
+@pytest.mark.parametrize("to, name", [("zhou", "c.npy.gz"), ("fasta3", "c.txt")])
+def test_convert_on_a_full_disk_is_one_line_and_keeps_the_old_file(data_root, cwd, capsys, to, name):
+    """Each file stops at 1 kB, as on a full disk: one line naming the output, exit 2, the file there before intact
+    and no temporary file left."""
+    (cwd / name).write_text("keep me\n")
+    with writes_fail_past(1000):
+        err = error_of(data_main, capsys, "convert", str(data_root / "lift_ss_testsets/CASP12.txt"), name, "--to", to)
+    assert err == f"error: cannot write {name}: File too large\n"
+    assert os.listdir(cwd) == [name] and (cwd / name).read_text() == "keep me\n"
 
 
 @pytest.mark.parametrize("name, content, fmt, words", [
@@ -90,6 +102,23 @@ def test_format_of_a_pipe_is_not_guessed_by_reading_it(cwd, capsys):
     assert "pipe or device" in error_of(data_main, capsys, "stats", "p")
     assert "pipe or device" in error_of(data_main, capsys, "convert", "p", "o.fa", "--to", "fasta3")
     assert not (cwd / "o.fa").exists()
+
+
+def test_an_output_that_is_an_input_is_refused(cwd, capsys):
+    """convert F F (or through a link) and audit A B -o A would replace an input with the result: one line, and
+    the input untouched (the rule ss-predict's -o follows)."""
+    text = ">x\nMKVL\nCCHC\n"
+    (cwd / "a.txt").write_text(text)
+    (cwd / "b.fa").write_text(">y\nMKVL\n")
+    os.symlink("a.txt", cwd / "link.txt")
+    for src, out in (("a.txt", "a.txt"), ("a.txt", "link.txt"), ("link.txt", "./a.txt")):
+        err = error_of(data_main, capsys, "convert", src, out, "--to", "fasta3")
+        assert f"output {out} is the input file {src}" in err, err
+    for out, src in (("a.txt", "a.txt"), ("link.txt", "a.txt"), ("b.fa", "b.fa")):
+        err = error_of(data_main, capsys, "audit", "a.txt:train", "b.fa", "-o", out)
+        assert f"-o {out} is the input file {src}: the report would replace it" in err, err
+    assert (cwd / "a.txt").read_text() == text and (cwd / "b.fa").read_text() == ">y\nMKVL\n"
+    assert sorted(p.name for p in cwd.iterdir()) == ["a.txt", "b.fa", "link.txt"]
 
 
 @pytest.mark.data("scratch1d")

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import FIX, error_of, one_line_error, run_cli
+from conftest import FIX, error_of, one_line_error, run_cli, writes_fail_past
 from ss_predict.cli import eval_main, predict_main
 from ss_predict.evaluation.evaluate import default_output
 
@@ -90,6 +90,23 @@ def test_eval_explicit_output_is_not_replaced_without_overwrite(tiny_ckpt, out_d
     code, out, err = run_cli(eval_main, capsys, f"checkpoint={tiny_ckpt}", "data=casp12", f"output={target}",
                              "overwrite=true", "device=cpu")
     assert code == 0 and json.loads(target.read_text())["results"]["casp12"]["proteins"] == 47
+
+
+@pytest.mark.data("casp12")
+def test_eval_on_a_full_disk_is_one_line_and_keeps_the_old_report(tiny_ckpt, out_dir, cwd, tmp_path, capsys):
+    """The report, then a plot, that cannot be written whole (each file stops at a limit, as on a full disk): one
+    line naming the file, exit 2, the report there before intact, nothing half-written."""
+    target = tmp_path / "mine.json"
+    target.write_text("keep me\n")
+    args = (f"checkpoint={tiny_ckpt}", "data=casp12", f"output={target}", "overwrite=true", "device=cpu")
+    with writes_fail_past(100):
+        err = error_of(eval_main, capsys, *args)
+    assert f"cannot write {target}: File too large; the table above is not saved" in err
+    assert target.read_text() == "keep me\n" and sorted(os.listdir(tmp_path)) == ["cwd", "mine.json", "runA"]
+    with writes_fail_past(20_000):  # the report fits, a PNG plot does not
+        err = error_of(eval_main, capsys, *args)
+    assert f"cannot write {tmp_path}/mine.casp12." in err and ".png: File too large" in err
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".png") or n.endswith(".tmp")]
 
 
 @pytest.mark.data("casp12")

@@ -1,6 +1,7 @@
 """ss-train: runs and sweeps never overwrite each other, every careless option is one line with exit status 2 and
 nothing made, Ctrl-C and SIGTERM save last.pt, a diverged run saves nothing."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import time
 import pytest
 import torch
 
-from conftest import TINY, error_of, one_line_error, run_cli
+from conftest import TINY, error_of, one_line_error, run_cli, writes_fail_past
 from ss_predict.checkpoint.format import load_checkpoint
 from ss_predict.cli import train_main
 
@@ -102,12 +103,41 @@ def test_train_unwritable_output_is_one_line(cwd, tmp_path, capsys):
     ("name=../../escaped", "name='../../escaped'"),
     ("name=", "name=''"),
     ("name=/abs", "name='/abs'"),
+    ("name=.", "name='.'"),  # the runs folder itself: best.pt straight into outputs/runs/
+    ("name=./", "name='./'"),
     ("data=[]", "data is empty"),
     ("model=[]", "model is empty"),
 ])
 def test_train_options_one_line_and_nothing_made(cwd, out_dir, capsys, override, words):
     assert words in error_of(train_main, capsys, *TINY, override)
     assert not out_dir.exists() and not (cwd / "escaped").exists() and not (out_dir.parent / "escaped").exists()
+
+
+@pytest.mark.data("tiny")
+def test_a_finished_run_reached_through_dot_dot_is_refused(tiny_run, tmp_path, cwd, capsys):
+    """`x/new/../victim` names victim once x/new is made: the check must look there, not at a folder that is not."""
+    victim = tmp_path / "victim"
+    shutil.copytree(tiny_run, victim)
+    before = {p.name: p.read_bytes() for p in victim.iterdir() if p.is_file()}
+    for run_dir in (f"{tmp_path}/nonexistent/../victim", f"{tmp_path}/./victim/"):
+        err = error_of(train_main, capsys, *TINY, f"run_dir={run_dir}")
+        assert "already holds a run" in err and f"{victim} " in err, err
+    assert {p.name: p.read_bytes() for p in victim.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.data("tiny")
+def test_a_full_disk_while_training_is_one_line_and_keeps_the_last_checkpoints(tiny_run, tmp_path, cwd, capsys):
+    """Epoch 2 of a resumed run cannot write its checkpoints (each file stops at 50 kB, as on a full disk): one line
+    naming the file, exit 2, and epoch 1's best.pt and last.pt as they were (no temporary file left)."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert min(len(before["best.pt"]), len(before["last.pt"])) > 50_000
+    with writes_fail_past(50_000):
+        err = error_of(train_main, capsys, *TINY, "trainer.max_epochs=2", "trainer.resume=auto", f"run_dir={run}")
+    assert err.startswith(f"error: cannot write {run}/") and ".pt: File too large" in err, err
+    assert sorted(p.name for p in run.iterdir()) == sorted(before)
+    assert {n: (run / n).read_bytes() for n in ("best.pt", "last.pt")} == {n: before[n] for n in ("best.pt", "last.pt")}
 
 
 @pytest.mark.data("tiny")

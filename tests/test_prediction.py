@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +228,7 @@ def _interrupted_run(cwd, capsys, monkeypatch, after: int = 2):
     (lambda d: d.update(bytes="x"), "not a readable ss-predict resume journal"),
     (lambda d: d.update(done="yes"), "not a readable ss-predict resume journal"),
     (lambda d: d.update(fingerprint=5), "not a readable ss-predict resume journal"),
+    (lambda d: d.update(sha256="not a digest"), "not a readable ss-predict resume journal"),
 ])
 def test_resume_with_a_damaged_journal_is_one_line(cwd, capsys, monkeypatch, edit, words):
     journal = _interrupted_run(cwd, capsys, monkeypatch)
@@ -244,6 +246,69 @@ def test_resume_with_a_good_journal_gives_the_whole_output(cwd, capsys, monkeypa
     assert run_cli(predict_main, capsys, "in.fasta", "-o", "fresh.ss2", "--window", "1")[0] == 0
     assert (cwd / "out.ss2").read_text() == (cwd / "fresh.ss2").read_text()
     assert sorted(p.name for p in cwd.iterdir()) == ["fresh.ss2", "in.fasta", "out.ss2"]
+
+
+@pytest.mark.parametrize("change", ["one byte", "same size", "longer"])
+def test_resume_refuses_a_partial_file_changed_since(cwd, capsys, monkeypatch, change):
+    """The journal keeps the SHA-256 of the complete bytes: a partial file edited, copied over or damaged since
+    (its size alone still fits) is refused in one line, and left as it is; it was: the changed bytes in the output."""
+    journal = _interrupted_run(cwd, capsys, monkeypatch)
+    part = cwd / ".out.ss2.ss-predict-part"
+    data = part.read_bytes()
+    i = data.index(b" C ")  # a residue's 3-state letter, inside the first record
+    part.write_bytes({"one byte": data[:i] + b" H " + data[i + 3:], "same size": data[::-1],
+                      "longer": data[:i] + b" H " + data[i + 3:] + b"more\n"}[change])
+    changed = part.read_bytes()
+    err = error_of(predict_main, capsys, "in.fasta", "-o", "out.ss2", "--window", "1", "--resume")
+    assert f"{part} no longer holds what its journal" in err and "delete both to start over" in err
+    assert not (cwd / "out.ss2").exists() and part.read_bytes() == changed and journal.exists()
+
+
+HOLD = """
+import os, time, ss_predict.prediction.writers as w
+orig = w.FileSink.write
+def write(self, index, preds, first, several, last):
+    orig(self, index, preds, first, several, last)
+    if index == 1:  # two windows complete: say so, then wait (bounded) to be let go
+        open("ready", "w").close()
+        for _ in range(1200):
+            if os.path.exists("go"):
+                break
+            time.sleep(0.1)
+w.FileSink.write = write
+from ss_predict.cli import predict_main
+predict_main()
+"""
+
+
+def test_a_second_run_to_the_same_file_is_refused_while_one_is_in_progress(cwd):
+    """Two real processes: while one writes out.ss2 (its partial file locked), a second run to out.ss2, and
+    --resume, are refused in one line that says a run is in progress (they said: an interrupted run, or took the
+    partial file from under it); the first then finishes with the whole output."""
+    (cwd / "in.fasta").write_text(MANY)
+    args = ["in.fasta", "-o", "out.ss2", "--window", "1"]
+    first = subprocess.Popen([sys.executable, "-c", HOLD, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(1200):
+            if (cwd / "ready").exists() or first.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert (cwd / "ready").exists(), first.communicate()
+        part = cwd / ".out.ss2.ss-predict-part"
+        held = part.read_bytes()
+        for extra in ([], ["--resume"]):
+            r = predict_child(*args, *extra, cwd=cwd)
+            assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+            assert "out.ss2: a run is in progress" in r.stderr and "interrupted" not in r.stderr, r.stderr
+        assert part.read_bytes() == held and not (cwd / "out.ss2").exists()
+    finally:
+        (cwd / "go").touch()
+        _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    alone = predict_child("in.fasta", "--window", "1", cwd=cwd)  # an uninterrupted run, on standard output
+    assert alone.returncode == 0 and (cwd / "out.ss2").read_text() == alone.stdout
+    assert sorted(p.name for p in cwd.iterdir()) == ["go", "in.fasta", "out.ss2", "ready"]
 
 
 def test_sigterm_during_prediction_is_status_143_and_resumable(cwd):

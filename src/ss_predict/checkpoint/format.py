@@ -11,6 +11,7 @@ An ensemble file holds several such checkpoints (without train state) whose prob
 """
 from __future__ import annotations
 
+import io
 import re
 import stat
 import warnings
@@ -20,7 +21,7 @@ import torch
 
 from .. import __version__
 from ..core.alphabet import RESIDUES, SS3, SS8, SS8_TO_SS3
-from ..core.files import atomic_path
+from ..core.files import atomic_write_bytes
 from ..data.features import SPECS
 from ..errors import UserError
 
@@ -55,8 +56,17 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, model_cfg: dict
     }
     if train_state is not None:
         ckpt["train_state"] = train_state
-    with atomic_path(path) as tmp:
-        torch.save(ckpt, tmp)
+    write_torch_file(path, ckpt)
+
+
+def write_torch_file(path: str | Path, obj) -> None:
+    """torch.save `obj` into `path` whole or not at all, on disk before it replaces the file there: serialised in
+    memory first (torch's own file writer reports a full disk as an "unexpected pos" RuntimeError deep in its zip
+    code), so a failed write (full disk, quota, read-only, I/O error) is one line naming `path` and leaves the
+    previous file, the last good checkpoint, as it was."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getbuffer(), sync=True)
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -10,10 +10,9 @@ from pathlib import Path
 import torch
 
 from .. import __version__
-from ..core.files import atomic_path
 from ..errors import UserError
 from ..models import create_model, list_models
-from .format import ENSEMBLE_FORMAT, alphabet_dict, clean_state_dict, load_checkpoint, members
+from .format import ENSEMBLE_FORMAT, alphabet_dict, clean_state_dict, load_checkpoint, members, write_torch_file
 
 WEIGHTS = Path(__file__).parents[1] / "weights"  # bundled models, by name
 
@@ -26,8 +25,7 @@ def save_ensemble(path: str | Path, sources: list[str | Path], metrics: dict | N
     ens = {"format": ENSEMBLE_FORMAT, "features": parts[0]["features"], "alphabet": alphabet_dict(),
            "members": [{k: v for k, v in m.items() if k != "train_state"} for m in parts],
            "metrics": metrics or {}, "code_version": __version__}
-    with atomic_path(path) as tmp:
-        torch.save(ens, tmp)
+    write_torch_file(path, ens)
     return ens
 
 

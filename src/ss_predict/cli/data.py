@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..config.compose import load_config
 from ..config.schema import HomologyConfig, MmseqsConfig
-from ..core.files import atomic_write_text
-from ..data.build.audit import audit, format_report, load_set
+from ..core.files import atomic_write_text, refuse_input_as_output
+from ..data.build.audit import audit, format_report, load_set, parse_set
 from ..data.build.builder import build
 from ..data.build.homology import Blast, MMseqs
 from ..data.formats import WRITERS, detect, read_any
@@ -89,6 +89,7 @@ def _command(args) -> None:
               f"scored residues:  {sum(p.n_scored for p in proteins)}\n"
               f"3-state only:     {n3only}\nwith profiles:    {sum(p.profile is not None for p in proteins)}")
     elif args.cmd == "convert":
+        refuse_input_as_output(args.output, [args.input], "output", "the converted records")
         proteins = read_any(args.input, args.format)
         counts = WRITERS[args.to](proteins, args.output)
         if counts:  # the Zhou layout keeps only residues with an 8-state label
@@ -109,6 +110,8 @@ def _command(args) -> None:
 
 
 def _audit(args) -> None:
+    refuse_input_as_output(args.output, [parse_set(a)[0] for a in (args.train, *args.benchmarks)], "-o",
+                           "the report")
     train = load_set(args.train)
     benches = {b: load_set(b) for b in args.benchmarks}
     tool = [MMseqs(evalue=args.evalue, threads=args.threads)]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from ..config.compose import check_data_paths
-from ..training.runs import check_name, check_run_dir
+from ..training.runs import check_name, check_run_dir, run_folder
 from .args import guarded
 from .entry import hydra_entry
 from .torchrun import launch_torchrun
@@ -39,7 +38,7 @@ def _train_task(cfg) -> None:
     if cfg.trainer.devices > 1 and "WORLD_SIZE" not in os.environ:
         check_name(cfg.name)
         check_data_paths(cfg, cfg.data)  # one line here, not one per rank
-        check_run_dir(Path(cfg.run_dir), cfg.trainer.resume, cfg.overwrite)
+        check_run_dir(run_folder(cfg.run_dir), cfg.trainer.resume, cfg.overwrite)
         launch_torchrun(cfg.trainer.devices)
         return
     from ..training.loop import train  # torch and the trainer: only when training

@@ -68,6 +68,25 @@ def check_writable_file(path: str | Path) -> None:
         raise UserError(f"cannot write {path}: folder {folder} is read-only or not writable by you")
 
 
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one existing file (through symbolic links, hard links or another spelling)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # (either missing: not the same file)
+        return False
+
+
+def refuse_input_as_output(output: str | Path | None, inputs, option: str, what: str) -> None:
+    """Refuse an output that is one of the inputs, before anything is read: writing it would replace the input.
+    One line: "`option` OUT is the input file IN: `what` would replace it; give another `option`"."""
+    if output is None or str(output) == STDIO:
+        return
+    for source in inputs:
+        if str(source) != STDIO and same_file(source, output):
+            raise UserError(f"{option} {output} is the input file {source}: {what} would replace it; give "
+                            f"another {option}")
+
+
 def check_writable_folder(folder: Path, what: str = "output folder") -> None:
     """Create `folder` and a scratch file in it, or raise one line naming the folder and the way out."""
     try:

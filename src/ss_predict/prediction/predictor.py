@@ -22,7 +22,7 @@ from .. import __version__
 from ..errors import FormatError, Terminated, UserError
 from ..data.features import uses_profile
 from ..data.formats.fasta import FastaRecords, iter_fasta_proteins, iter_proteins
-from ..core.files import STDIO, display_name
+from ..core.files import STDIO, display_name, refuse_input_as_output
 from ..core.names import file_name
 from ..core.records import Protein
 from .result import Prediction
@@ -104,13 +104,6 @@ def _streamed(source) -> bool:
     except (OSError, ValueError):
         return False  # (reading it names the problem)
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
-
-
-def _same_file(a, b) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except (OSError, ValueError):  # (either missing: not the same file)
-        return False
 
 
 def _check_path(sequences) -> None:
@@ -293,9 +286,8 @@ class Predictor:
         if uses_profile(self.features) and not profiles:
             raise UserError("this model needs profiles: give --profiles DIR with ID.pssm or ID.hhm per record")
         folder = output not in (None, STDIO) and is_folder_output(output)
-        if not stdin and not folder and output not in (None, STDIO) and _same_file(source, output):
-            raise UserError(f"-o {output} is the input file {source}: the predictions would replace it; give "
-                            "another -o")
+        if not stdin and not folder:
+            refuse_input_as_output(output, [source], "-o", "the predictions")
         def name_rule(rid): return file_name(rid, FORMATS[fmt].extension)
         problems: list[str] = []
         if stdin:

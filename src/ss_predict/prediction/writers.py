@@ -4,20 +4,29 @@ file per record in a folder. Memory holds one window; the output grows as the ru
 A regular file is written to a hidden partial file beside it (`.NAME.ss-predict-part`), with a small journal
 (`.NAME.ss-predict-resume`: what the run is, how many windows and bytes are complete), and renamed onto NAME
 at the end, so NAME is never half-written. A killed run (SIGKILL, power loss, Ctrl-C) leaves both, and
-`--resume` continues it: the partial file is cut back to the last complete window and the rest predicted,
-so the result is byte-identical to an uninterrupted run. A folder keeps its journal inside it
-(`DIR/.ss-predict-resume`); each record's file is written whole. Devices, FIFOs and standard output are
+`--resume` continues it: the partial file is checked against the journal (its size and the SHA-256 of its
+complete windows: a part changed since is refused), cut back to the last complete window and the rest
+predicted, so the result is byte-identical to an uninterrupted run. The partial file is locked (flock) while
+a run writes it: a second run to the same file, or `--resume` beside a live run, is refused. A folder keeps
+its journal inside it (`DIR/.ss-predict-resume`); each record's file is written whole. Devices, FIFOs and standard output are
 written through (they cannot be resumed). Parquet is written as one row group per window: its partial
 file holds the windows as Arrow IPC blobs, made into the Parquet file at the end.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import re
 import struct
 import sys
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # (Windows: no advisory locks; a second run to one file is not detected there)
+    fcntl = None
 
 from ..errors import UserError
 from ..core.names import file_name
@@ -25,7 +34,7 @@ from ..core.files import STDIO, atomic_write_bytes, check_writable_file, take_ov
 from .result import Prediction
 from .renderers import FORMATS, render, render_file
 
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2  # 2: the SHA-256 of the complete bytes of a partial file
 
 
 def is_folder_output(out: str) -> bool:
@@ -80,6 +89,8 @@ class Journal:
             for key in ("windows", "records", "bytes"):  # counts: a damaged one would cut, pad or skip the output
                 if not isinstance(state.get(key), int) or isinstance(state[key], bool) or state[key] < 0:
                     raise ValueError
+            if state.get("sha256") is not None and not re.fullmatch(r"[0-9a-f]{64}", str(state["sha256"])):
+                raise ValueError
         except (OSError, ValueError, AttributeError):
             raise UserError(f"{self.path}: not a readable ss-predict resume journal: delete it to start over") from None
         return state
@@ -93,9 +104,9 @@ class Journal:
             raise UserError(f"--resume: {target} was begun by a run with {what}; give the same input, "
                             f"model and options, or delete {self.path} to start over")
 
-    def write(self, windows: int, records: int, nbytes: int, done: bool = False) -> None:
+    def write(self, windows: int, records: int, nbytes: int, sha256: str | None = None, done: bool = False) -> None:
         state = {"version": JOURNAL_VERSION, "fingerprint": self.fingerprint, "windows": windows,
-                 "records": records, "bytes": nbytes, "done": done}
+                 "records": records, "bytes": nbytes, "sha256": sha256, "done": done}
         atomic_write_bytes(self.path, json.dumps(state, indent=1).encode() + b"\n", sync=True)
 
     def remove(self) -> None:
@@ -166,7 +177,8 @@ class StreamSink(Sink):
 
 
 class FileSink(Sink):
-    """One regular file (a symbolic link: its target), through a partial file and a journal (see the module)."""
+    """One regular file (a symbolic link: its target), through a partial file and a journal (see the module).
+    The partial file stays open, locked, from `start` until the output is in place or the run is given up."""
     resumable = True
 
     def __init__(self, fmt: str, target: str, fingerprint: dict, journal: bool = True):
@@ -175,40 +187,100 @@ class FileSink(Sink):
         self.part = self.target.with_name(f".{self.target.name}.ss-predict-part")
         self.journal = Journal(self.target.with_name(f".{self.target.name}.ss-predict-resume"), fingerprint)
         self.use_journal, self.fh, self.windows, self.records = journal, None, 0, 0
+        self.sha = hashlib.sha256()  # of the bytes of the complete windows in the partial file
+
+    def _open_part(self) -> bool:
+        """Open the partial file (made if missing, never cut here) and lock it for this run, or refuse while
+        another run holds it. Returns whether it was there before."""
+        for _ in range(100):  # (again only where the run that held it renamed it away meanwhile)
+            existed = self.part.exists()
+            fd = os.open(self.part, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                same = os.path.samestat(os.fstat(fd), os.stat(self.part))
+            except BlockingIOError:
+                os.close(fd)
+                raise UserError(f"{self.shown}: a run is in progress writing it (another ss-predict holds "
+                                f"{self.part}): wait for it to end, or give another -o") from None
+            except FileNotFoundError:
+                same = False
+            except OSError:  # a file system without locks: written unguarded, as before
+                same = True
+            if same:
+                self.fh = os.fdopen(fd, "r+b")
+                return existed
+            os.close(fd)
+        raise UserError(f"{self.shown}: its partial file {self.part} keeps being replaced: is another run "
+                        "writing it?")
+
+    def _give_up(self, created: bool, error: str) -> None:
+        """Leave the partial file as found (remove it if this run made it), unlock it, and refuse with `error`."""
+        if created:
+            self.part.unlink(missing_ok=True)
+        self.fh.close()
+        raise UserError(error)
 
     def start(self, resume: bool) -> int:
-        state = self.journal.read() if self.use_journal else None
-        if state is not None and not resume:
-            raise UserError(f"{self.shown}: an interrupted run left {self.part.name} ({state['records']} records "
-                            f"done) beside it: continue it with --resume, or delete {self.part} and "
-                            f"{self.journal.path} to start over")
         try:
             self.target.parent.mkdir(parents=True, exist_ok=True)
-            if state is not None:
-                self.journal.check(state, self.shown)
-                if state.get("done") and not self.part.exists():
-                    self.windows, self.records = -1, state["records"]  # complete: only the journal was left
-                    return state["windows"]
-                self.fh = open(self.part, "r+b")
-                size = os.fstat(self.fh.fileno()).st_size
-                if size < state["bytes"]:  # truncate() would pad the output with zero bytes
-                    self.fh.close()
-                    raise UserError(f"--resume: {self.part} has {size} bytes, fewer than the {state['bytes']} its "
-                                    f"journal {self.journal.path} records: delete both to start over")
-                self.fh.truncate(state["bytes"])
-                self.fh.seek(state["bytes"])
-                self.windows, self.records = state["windows"], state["records"]
-            else:
+            existed = self._open_part()
+        except OSError as e:
+            raise UserError(f"cannot write {self.shown}: {e.strerror or e}") from None
+        try:
+            state = self.journal.read() if self.use_journal else None
+        except UserError as e:
+            self._give_up(not existed, str(e))
+        if state is not None and not resume:
+            self._give_up(not existed, f"{self.shown}: an interrupted run left {self.part.name} ({state['records']} "
+                          f"records done) beside it: continue it with --resume, or delete {self.part} and "
+                          f"{self.journal.path} to start over")
+        try:
+            if state is None:
                 if resume:
                     print(f"[ss-predict] no interrupted run to resume at {self.shown}: predicting every record",
                           file=sys.stderr)
-                self.fh = open(self.part, "wb")
-        except FileNotFoundError:
-            raise UserError(f"--resume: the journal {self.journal.path} is there but its partial file {self.part} "
-                            "is gone: delete the journal to start over") from None
+                self.fh.truncate(0)
+                return self.windows
+            try:
+                self.journal.check(state, self.shown)
+            except UserError as e:
+                self._give_up(not existed, str(e))
+            if not existed:
+                if state.get("done"):  # complete: renamed into place, only the journal was left
+                    self.part.unlink()
+                    self.fh.close()
+                    self.windows, self.records = -1, state["records"]
+                    return state["windows"]
+                self._give_up(True, f"--resume: the journal {self.journal.path} is there but its partial file "
+                                    f"{self.part} is gone: delete the journal to start over")
+            self._check_part(state)
+            self.fh.truncate(state["bytes"])
+            self.fh.seek(state["bytes"])
+            self.windows, self.records = state["windows"], state["records"]
         except OSError as e:
+            self.fh.close()
             raise UserError(f"cannot write {self.shown}: {e.strerror or e}") from None
         return self.windows
+
+    def _check_part(self, state: dict) -> None:
+        """The partial file must hold the bytes its journal counts, unchanged (their SHA-256): a part cut short,
+        or edited, copied over or damaged since, would otherwise end up in the output."""
+        size, want = os.fstat(self.fh.fileno()).st_size, state["bytes"]
+        if size < want:  # truncate() would pad the output with zero bytes
+            self._give_up(False, f"--resume: {self.part} has {size} bytes, fewer than the {want} its journal "
+                                 f"{self.journal.path} records: delete both to start over")
+        self.fh.seek(0)
+        left = want
+        while left:
+            chunk = self.fh.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            self.sha.update(chunk)
+            left -= len(chunk)
+        if self.sha.hexdigest() != state.get("sha256"):
+            self._give_up(False, f"--resume: {self.part} no longer holds what its journal {self.journal.path} "
+                                 f"records (its first {want} bytes changed since): delete both to start over")
 
     def _bytes(self, preds, first, several, last) -> bytes:
         if FORMATS[self.fmt].kind == "text":
@@ -223,32 +295,38 @@ class FileSink(Sink):
 
     def write(self, index, preds, first, several, last):
         try:
-            self.fh.write(self._bytes(preds, first, several, last))
+            data = self._bytes(preds, first, several, last)
+            self.fh.write(data)
             _fsync(self.fh) if self.use_journal else self.fh.flush()
+            self.sha.update(data)
             self.windows, self.records = index + 1, self.records + len(preds)
             if self.use_journal:
-                self.journal.write(self.windows, self.records, self.fh.tell())
+                self.journal.write(self.windows, self.records, self.fh.tell(), self.sha.hexdigest())
         except OSError as e:
             raise UserError(f"cannot write {self.shown}: {e.strerror or e}") from None
 
     def finish(self):
+        """Put the output in place (the Parquet file made from the partial one), then remove the partial file and
+        the journal; the partial file stays locked until then."""
         try:
             if self.windows == -1:  # a resumed run that had already been renamed into place
                 self.journal.remove()
                 return
-            self.fh.close()
+            _fsync(self.fh)
             if self.use_journal:
-                self.journal.write(self.windows, self.records, self.part.stat().st_size, done=True)
-            if FORMATS[self.fmt].kind == "table":
-                self._to_parquet()
-            take_over(self.part, self.target, self.shown)
-            os.replace(self.part, self.target)
+                self.journal.write(self.windows, self.records, self.fh.tell(), self.sha.hexdigest(), done=True)
+            done = self._to_parquet() if FORMATS[self.fmt].kind == "table" else self.part
+            take_over(done, self.target, self.shown)
+            os.replace(done, self.target)
+            self.part.unlink(missing_ok=True)
             self.journal.remove()
+            self.fh.close()
         except OSError as e:
             raise UserError(f"cannot write {self.shown}: {e.strerror or e}") from None
 
-    def _to_parquet(self) -> None:
-        """The IPC blobs of the partial file, window by window, into a Parquet file (one row group each)."""
+    def _to_parquet(self) -> Path:
+        """The IPC blobs of the partial file, window by window, into a Parquet file beside it (one row group
+        each); the partial file is kept until the Parquet file is in place."""
         import pyarrow as pa
         import pyarrow.parquet as pq
         tmp = self.part.with_name(self.part.name + ".parquet")
@@ -264,22 +342,24 @@ class FileSink(Sink):
             pq.write_table(FORMATS[self.fmt].render([]), tmp)
         else:
             writer.close()
-        os.replace(tmp, self.part)
+        return tmp
 
     def abort(self, interrupted):
+        keep = interrupted and self.use_journal and self.windows > 0
+        owned = self.fh is not None and not self.fh.closed  # (else the files are not this run's to remove)
+        if owned and not keep:  # removed while still locked, so that no other run takes them meanwhile
+            for p in (self.part, self.part.with_name(self.part.name + ".parquet")):
+                p.unlink(missing_ok=True)
+            if self.use_journal:
+                self.journal.remove()
         if self.fh is not None and not self.fh.closed:
             try:
                 self.fh.close()
             except OSError:
                 pass
-        if interrupted and self.use_journal and self.windows > 0:
+        if keep:
             return (f"{self.records} records written to {self.part}; run the same command with --resume to "
                     "continue")
-        for p in (self.part, self.part.with_name(self.part.name + ".parquet")):
-            if p.exists():
-                p.unlink()
-        if self.use_journal:
-            self.journal.remove()
         return None
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from tqdm import tqdm
 
 from ..config.compose import check_data_paths
 from ..config.schema import TrainerConfig, check_trainer
+from ..core.files import atomic_write_text
 from ..data.batching import EncodedSet, epoch_loader
 from ..data.features import spec_dict
 from ..data.splits import load_split
@@ -30,7 +31,7 @@ from .losses import distill_loss, ss_loss
 from .optim import EMA, lr_at
 from .record import evaluate_model, save_run_checkpoint, write_summary
 from .resume import restore, resume_checkpoint, resume_path, train_state
-from .runs import check_name, check_run_dir, prepare_run_dir
+from .runs import check_name, check_run_dir, prepare_run_dir, run_folder
 
 
 def shard_plan(plan: list, rank: int, world: int) -> tuple[list, list[bool]]:
@@ -98,7 +99,7 @@ def open_run_dir(run: Run) -> None:
     if run.t.tensorboard:
         from torch.utils.tensorboard import SummaryWriter
         run.writer = SummaryWriter(str(run.run_dir / "tb"))
-    OmegaConf.save(run.cfg, run.run_dir / "config.yaml", resolve=True)
+    atomic_write_text(run.run_dir / "config.yaml", OmegaConf.to_yaml(run.cfg, resolve=True))
 
 
 def save(run: Run, name: str, metrics: dict, weights: dict | None = None, with_state: bool = False) -> None:
@@ -280,6 +281,8 @@ def train(cfg: DictConfig) -> dict:
     started = time.monotonic()
     t = check_trainer(cfg.trainer)  # one line for a bad value, before anything is read or made
     check_name(cfg.name)
+    with open_dict(cfg):
+        cfg.run_dir = str(run_folder(cfg.run_dir))  # '..' and links applied before the folder is checked
     dinfo, device = distributed.setup(t.device)  # torchrun's process group (if any), this rank's device
     if not dinfo.enabled:
         device = resolve_device(t.device)

@@ -6,6 +6,7 @@ checkpoints, summary, config and TensorBoard logs are removed first).
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -17,11 +18,19 @@ RUN_FILES = ("best.pt", "last.pt", "summary.json", "config.yaml")  # and the Ten
 
 def check_name(name) -> None:
     """A run name becomes a folder under <output_dir>/runs/: it must name one there (not '', not an absolute
-    path, no '..' that would put the run, or remove one with overwrite=true, outside the runs folder)."""
+    path, no '..' that would put the run, or remove one with overwrite=true, outside the runs folder, not '.',
+    which is the runs folder itself)."""
     text = str(name) if name is not None else ""
-    if not text.strip() or text.startswith(("/", "\\")) or ".." in Path(text).parts:
+    parts = Path(text).parts
+    if not text.strip() or text.startswith(("/", "\\")) or ".." in parts or not parts:
         raise UserError(f"name={text!r}: give a run name such as name=my_run (a folder under <output_dir>/runs/; "
-                        "not empty, not absolute, no '..')")
+                        "not empty, not '.', not absolute, no '..')")
+
+
+def run_folder(run_dir) -> Path:
+    """The folder `run_dir` names, as the system will find it once made: symbolic links followed and '..' applied
+    (`/x/new/../old` is /x/old, not a new folder), so that the check of what it holds looks where the run writes."""
+    return Path(os.path.realpath(str(run_dir)))
 
 
 def check_run_dir(run_dir: Path, resume: str | None, overwrite: bool) -> None:
