@@ -40,7 +40,7 @@ def hydra_message(e: Exception) -> str:
 
 
 def type_message(e: Exception) -> str | None:
-    """A value of the wrong type for a typed key (src/ss_predict/schema.py), as `key='abc' must be an integer`."""
+    """A value of the wrong type for a typed key (config/schema.py), as `key='abc' must be an integer`."""
     from omegaconf.errors import ValidationError
 
     cause = e.__cause__ or e.__context__

@@ -7,7 +7,7 @@ directly inside its folder.
 """
 from __future__ import annotations
 
-# A record's file (NAME.EXT) is first written as .NAME.EXT.XXXXXXXX.tmp beside it (io_utils.atomic_path): both must
+# A record's file (NAME.EXT) is first written as .NAME.EXT.XXXXXXXX.tmp beside it (core.files.atomic_path): both must
 # fit the file systems' usual limit of 255 bytes per name, so the final name may have at most 241.
 MAX_FILE_NAME = 255 - len("..XXXXXXXX.tmp")
 

@@ -159,7 +159,7 @@ def run_eval(cfg: DictConfig) -> dict:
     out = Path(cfg.output) if cfg.output else default_output(Path(cfg.paths.output_dir) / "eval", paths, list(sets))
     try:
         atomic_write_text(out, json.dumps(report, indent=1) + "\n")
-    except (OSError, UserError) as e:  # io_utils reports some write failures as UserError already
+    except (OSError, UserError) as e:  # core.files reports some write failures as UserError already
         reason = str(e) if isinstance(e, UserError) else f"cannot write {out}: {e.strerror or e}"
         raise UserError(f"{reason}; the table above is not saved: give output=PATH in a writable folder, "
                         "or set paths.output_dir (SS_OUTPUT_DIR)") from None
@@ -170,7 +170,7 @@ def run_eval(cfg: DictConfig) -> dict:
 
 
 def write_plots(report: dict, out: Path) -> None:
-    """The PNG plots of eval_plots next to the result JSON (skipped, with one line, without matplotlib)."""
+    """The PNG plots (plots.py) next to the result JSON (skipped, with one line, without matplotlib)."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
