@@ -14,7 +14,6 @@ from ..errors import UserError
 from .args import guarded
 
 
-
 def hydra_entry(config_name: str, task, argv: list[str]) -> None:
     """`argv` without flags: compose once and run `task`; with -m: check every job's config, then Hydra's sweep;
     --help, --cfg and Hydra's other flags go straight to Hydra."""
