@@ -201,6 +201,13 @@ class BlastConfig:
 
 
 @dataclass
+class TestSplitConfig:
+    """A test split the builder holds out of its pools (whole clusters), cleaned like a benchmark."""
+    pools: list = field(default_factory=list)
+    fraction: float = _key(0.0, "share of those pools' chains held out (0 = no test split)", 0, 1, below=True)
+
+
+@dataclass
 class BuildConfig(HomologyConfig):
     """configs/build.yaml (and build_cullpdb.yaml)."""
     paths: Any = None
@@ -211,6 +218,7 @@ class BuildConfig(HomologyConfig):
     seed: int = MISSING
     mmseqs: MmseqsConfig = field(default_factory=MmseqsConfig)
     blast: BlastConfig = field(default_factory=BlastConfig)
+    test_split: TestSplitConfig = field(default_factory=TestSplitConfig)
     output: str = MISSING
     manifest: str = MISSING
 

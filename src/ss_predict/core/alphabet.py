@@ -76,3 +76,22 @@ def ss8_to_ss3(ss8: np.ndarray) -> np.ndarray:
 def labels_to_string(labels: np.ndarray, states: str, unscored: str = "X") -> str:
     """Indices -> letters; unscored residues become `unscored` (X: parse_ss8/parse_ss3 read it back as unscored)."""
     return "".join(states[i] if i >= 0 else unscored for i in labels)
+
+
+# Theoretical maximal accessible surface per residue (square angstroms; Tien et al. 2013, PLoS ONE 8:e80635,
+# "theoretical" column): RSA = ASA / MAX_ASA[residue], capped at 1. Unknown residues have none (NaN).
+MAX_ASA = {"A": 129.0, "R": 274.0, "N": 195.0, "D": 193.0, "C": 167.0, "Q": 225.0, "E": 223.0, "G": 104.0,
+           "H": 224.0, "I": 197.0, "L": 201.0, "K": 236.0, "M": 224.0, "F": 240.0, "P": 159.0, "S": 155.0,
+           "T": 172.0, "W": 285.0, "Y": 263.0, "V": 174.0}
+_MAX_ASA_BY_INDEX = np.array([MAX_ASA.get(a, np.nan) for a in RESIDUES], dtype=np.float32)
+EXPOSED_AT = 0.25  # 2-state accessibility: exposed at RSA >= 25% (SCRATCH-1D's ACCpro, NetSurfP)
+
+
+def max_asa(sequence: str) -> np.ndarray:
+    """Per-residue maximal accessible surface (float32; NaN for X and other unknown residues)."""
+    return _MAX_ASA_BY_INDEX[encode_residues(sequence)]
+
+
+def rsa_from_asa(sequence: str, asa) -> np.ndarray:
+    """ASA (square angstroms) -> RSA capped at 1 (NaN where the residue is unknown or ASA is NaN)."""
+    return np.minimum(np.asarray(asa, dtype=np.float32) / max_asa(sequence), 1.0)

@@ -1,5 +1,7 @@
-"""The training-set builder: read pools, normalise, drop duplicates, remove benchmark homologues,
-split validation by sequence cluster, and write the processed set plus a JSON manifest.
+"""The training-set builder: read pools, normalise, drop duplicates, remove benchmark homologues, hold out
+a test split by sequence cluster (optional: chains of the pools named in `test_split.pools`), split validation
+by sequence cluster, and write the processed set plus a JSON manifest. The test split is a benchmark made here:
+no training or validation chain is homologous to a test chain (the same criteria), and nothing selects on it.
 
 Homology is `homology.homologous_pairs`: MMseqs2 in both directions without masking, plus exact
 containment; the same criteria as `ss-data audit`, so the result can be re-checked by anyone.
@@ -67,34 +69,45 @@ def remove_benchmark_homologues(cfg, tool: list, seqs: dict[str, str]) -> tuple[
     return records, hits, per_bench, len(bench)
 
 
-def split_validation(cfg, tool: list, seqs: dict[str, str], kept: list[str]) -> tuple[list, set, list, int]:
-    """Validation = whole clusters (MMseqs2, the first tool); then drop training chains homologous to a validation chain until none is."""
+def hold_out_clusters(cfg, tool: list, seqs: dict[str, str], kept: list[str], fraction: float, seed: int,
+                      eligible=None) -> tuple[list, set, list, int]:
+    """Held out = whole clusters (MMseqs2, the first tool) drawn at random until `fraction` of the eligible chains
+    (all of `kept`, or those for which `eligible(key)` holds; a cluster is drawn only if all its members are);
+    then drop the other chains homologous to a held-out chain until none is -> (rest, held out, dropped hits,
+    clusters)."""
     thr = float(cfg.identity)
     rep_of = tool[0].cluster({k: seqs[k] for k in kept}, thr)
     reps = sorted(set(rep_of.values()), key=_num)
     members: dict[str, list[str]] = {r: [] for r in reps}
     for k in kept:
         members[rep_of[k]].append(k)
-    rng = np.random.default_rng(int(cfg.seed))
-    target = round(float(cfg.valid_fraction) * len(kept))
-    valid: set[str] = set()
+    if eligible is not None:
+        reps = [r for r in reps if all(eligible(k) for k in members[r])]
+    rng = np.random.default_rng(seed)
+    target = round(fraction * sum(len(members[r]) for r in reps) if eligible is not None else fraction * len(kept))
+    held: set[str] = set()
     for r in rng.permutation(reps):
-        if len(valid) >= target:
+        if len(held) >= target:
             break
         if len(members[r]) <= max(1, target // 20):  # no single giant family
-            valid.update(members[r])
-    train = [k for k in kept if k not in valid]
-    vseqs = {k: seqs[k] for k in sorted(valid, key=_num)}
+            held.update(members[r])
+    rest = [k for k in kept if k not in held]
+    hseqs = {k: seqs[k] for k in sorted(held, key=_num)}
     leaks = []
     for _ in range(MAX_VALID_PASSES):  # repeat: a smaller target set can surface hits the prefilter crowded out
-        hits = homologous_pairs({k: seqs[k] for k in train}, vseqs, tool, thr, int(cfg.min_aln_len),
+        hits = homologous_pairs({k: seqs[k] for k in rest}, hseqs, tool, thr, int(cfg.min_aln_len),
                                 int(cfg.min_contained), float(cfg.min_cover))
         if not hits:
             break
         leaks += hits
         gone = {h.a for h in hits}
-        train = [k for k in train if k not in gone]
-    return train, valid, leaks, len(reps)
+        rest = [k for k in rest if k not in gone]
+    return rest, held, leaks, len(reps)
+
+
+def split_validation(cfg, tool: list, seqs: dict[str, str], kept: list[str]) -> tuple[list, set, list, int]:
+    """Validation = whole clusters; then drop training chains homologous to a validation chain until none is."""
+    return hold_out_clusters(cfg, tool, seqs, kept, float(cfg.valid_fraction), int(cfg.seed))
 
 
 def build(cfg: DictConfig) -> dict:
@@ -108,10 +121,17 @@ def build(cfg: DictConfig) -> dict:
 
     removed_info, _, per_bench, n_bench = remove_benchmark_homologues(cfg, tool, seqs)
     kept = [k for k in keys if k not in removed_info]
+    test, test_leaks, test_spec = set(), [], cfg.get("test_split")
+    if test_spec and float(test_spec.fraction) > 0:
+        test_pools = set(test_spec.pools)
+        kept, test, test_leaks, _ = hold_out_clusters(
+            cfg, tool, seqs, kept, float(test_spec.fraction), int(cfg.seed) + 1,
+            eligible=lambda k: pool[_num(k)][0] in test_pools)
     train, valid, leaks, n_clusters = split_validation(cfg, tool, seqs, kept)
     leaked = {h.a for h in leaks}
+    test_leaked = {h.a for h in test_leaks}
 
-    split = {k: "train" for k in train} | {k: "valid" for k in valid}
+    split = {k: "train" for k in train} | {k: "valid" for k in valid} | {k: "test" for k in test}
     lines = [to_line(pool[_num(k)][1], pool[_num(k)][0], split[k]) for k in keys if k in split]
     out = Path(cfg.output)
     write_processed(lines, out)
@@ -122,10 +142,10 @@ def build(cfg: DictConfig) -> dict:
             "chains_pooled": len(ks),
             "removed_homologues": sum(1 for k in ks if k in removed_info),
             "removed_valid_neighbours": sum(1 for k in ks if k in leaked),
-            "train_chains": sum(1 for k in ks if split.get(k) == "train"),
-            "valid_chains": sum(1 for k in ks if split.get(k) == "valid"),
-            "train_residues": sum(len(pool[_num(k)][1]) for k in ks if split.get(k) == "train"),
-            "valid_residues": sum(len(pool[_num(k)][1]) for k in ks if split.get(k) == "valid"),
+            **({"removed_test_neighbours": sum(1 for k in ks if k in test_leaked)} if test_spec else {}),
+            **{f"{s}_{what}": sum(n(k) for k in ks if split.get(k) == s)
+               for s in ("train", "valid", "test") if s != "test" or test_spec
+               for what, n in (("chains", lambda k: 1), ("residues", lambda k: len(pool[_num(k)][1])))},
         })
     pid = {k: pool[_num(k)][1].id for k in keys}
     manifest = {
@@ -151,6 +171,9 @@ def build(cfg: DictConfig) -> dict:
         "benchmark_chains_with_pool_homologue": {n: v["benchmark_chains_with_homologue"]
                                                  for n, v in per_bench.items()},
         "valid_fraction": float(cfg.valid_fraction),
+        **({"test_split": {"pools": list(test_spec.pools), "fraction": float(test_spec.fraction),
+                           "rule": "whole clusters of these pools' chains; every other chain homologous to a test "
+                                   "chain removed (the criteria above)"}} if test_spec else {}),
         "seed": int(cfg.seed),
         "sources": sources,
         "counts": {
@@ -158,6 +181,8 @@ def build(cfg: DictConfig) -> dict:
             "train_chains": len(train), "valid_chains": len(valid), "valid_clusters_total": n_clusters,
             "train_residues": sum(s["train_residues"] for s in sources.values()),
             "valid_residues": sum(s["valid_residues"] for s in sources.values()),
+            **({"test_chains": len(test), "test_residues": sum(s["test_residues"] for s in sources.values()),
+                "removed_test_neighbours": len(test_leaked)} if test_spec else {}),
         },
         "removed": [{"id": pid[k], "source": pool[_num(k)][0], **removed_info[k]}
                     for k in sorted(removed_info, key=_num)],
@@ -165,6 +190,9 @@ def build(cfg: DictConfig) -> dict:
                                       "aligned": h.aln_len, "evalue": h.evalue, "direction": h.direction,
                                       "tool": h.tool}
                                      for h in leaks],
+        **({"removed_test_neighbours": [{"id": pid[h.a], "test_chain": pid[h.b], "identity": h.identity,
+                                         "aligned": h.aln_len, "evalue": h.evalue, "direction": h.direction,
+                                         "tool": h.tool} for h in test_leaks]} if test_spec else {}),
     }
     with atomic_path(Path(cfg.manifest)) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1) + "\n")

@@ -1,6 +1,6 @@
 """Classic DSSP files (`.dssp`, Kabsch & Sander's fixed-column format): one record per chain.
 
-A path is one DSSP file or a folder of them (`*.dssp`, read in name order). Every chain is read,
+A path is one DSSP file or a folder of them (`*.dssp`, `*.dssp.gz`, read in name order). Every chain is read,
 or only the chains named in a list file (`chains=`) such as CMBI's `CATH_info.txt`: one chain a
 line, `<PDB id><chain>` as the first word (`153LA Alpha`); listed chains whose file is not there are
 ignored, a listed chain missing from its file is an error. Records are `<file stem>_<chain>`.
@@ -11,16 +11,22 @@ Parsing is Biopython's (`Bio.PDB.DSSP.make_dssp_dict`), which fits this format:
 * a blank structure column (Biopython's `-`) is coil; P (polyproline, DSSP 4) is coil too.
 Its dictionary is keyed by (chain, residue number, insertion code), so a file that repeats a key would
 lose a residue there: such a file is refused with the residue named, never read short.
-DSSP's ACC (solvent-accessible surface, square angstroms) is kept per residue in `extras["acc"]`.
+Labels beside the 8 states: DSSP's ACC (solvent-accessible surface, square angstroms) as RSA = ACC / the
+residue's theoretical maximum (Tien et al. 2013), capped at 1 (`rsa`; the raw ACC stays in `extras["acc"]`),
+and PHI / PSI in degrees (`phi`, `psi`; DSSP's 360 = undefined, at chain ends and breaks, is no label).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import gzip
+import shutil
+import tempfile
+
 import numpy as np
 from Bio.PDB.DSSP import make_dssp_dict
 
-from ...core.alphabet import parse_ss8
+from ...core.alphabet import parse_ss8, rsa_from_asa
 from ...errors import FormatError
 from ...core.records import Protein
 from .registry import reader
@@ -49,11 +55,17 @@ def read_chain_list(path: str | Path) -> set[tuple[str, str]]:
     return wanted
 
 
+def _entry(path: Path) -> str:
+    """The file's name without .gz and .dssp: the PDB id of CMBI's files."""
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    return name[:-5] if name.lower().endswith(".dssp") else Path(name).stem
+
+
 def _files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".dssp" and p.is_file())
+        files = sorted(p for p in path.iterdir() if p.name.lower().endswith((".dssp", ".dssp.gz")) and p.is_file())
         if not files:
-            raise FormatError(f"{path}: a folder without .dssp files")
+            raise FormatError(f"{path}: a folder without .dssp (or .dssp.gz) files")
         return files
     if not path.exists():
         raise FormatError(f"{path}: file not found")
@@ -64,8 +76,14 @@ def read_dssp_file(path: str | Path, chains: set[str] | None = None) -> list[Pro
     """The chains of one DSSP file (all, or those named in `chains`), in file order."""
     path = Path(path)
     try:
-        table, keys = make_dssp_dict(str(path))
-    except (ValueError, IndexError, UnicodeDecodeError) as e:
+        if path.name.lower().endswith(".gz"):  # Biopython reads plain files only: through a temporary copy
+            with gzip.open(path, "rb") as src, tempfile.NamedTemporaryFile(suffix=".dssp") as tmp:
+                shutil.copyfileobj(src, tmp)
+                tmp.flush()
+                table, keys = make_dssp_dict(tmp.name)
+        else:
+            table, keys = make_dssp_dict(str(path))
+    except (ValueError, IndexError, UnicodeDecodeError, OSError, EOFError) as e:
         raise FormatError(f"{path}: not a readable classic DSSP file ({e})") from None
     if not keys:
         raise FormatError(f"{path}: no residue table (no '{HEADER_MARK}' line): not a classic DSSP file")
@@ -83,10 +101,13 @@ def read_dssp_file(path: str | Path, chains: set[str] | None = None) -> list[Pro
     out = []
     for chain, rows in residues.items():
         seq = "".join("C" if r[0].islower() else r[0] for r in rows)
+        acc = np.array([r[2] for r in rows], dtype=np.int32)
+        phi, psi = (np.array([r[k] for r in rows], dtype=np.float32) for k in (3, 4))
+        phi[phi == 360.0] = psi[psi == 360.0] = np.nan
         out.append(Protein(
-            id=f"{path.stem}_{chain.strip() or '_'}", sequence=seq,
-            ss8=parse_ss8("".join(r[1] for r in rows)),
-            extras={"acc": np.array([r[2] for r in rows], dtype=np.int32), "chain": chain},
+            id=f"{_entry(path)}_{chain.strip() or '_'}", sequence=seq,
+            ss8=parse_ss8("".join(r[1] for r in rows)), rsa=rsa_from_asa(seq, acc), phi=phi, psi=psi,
+            extras={"acc": acc, "chain": chain},
         ))
     return out
 
@@ -98,7 +119,7 @@ def read_dssp(path: str | Path, chains: str | Path | None = None) -> list[Protei
     wanted = read_chain_list(chains) if chains else None
     proteins: list[Protein] = []
     for f in _files(path):
-        mine = None if wanted is None else {c for pdb, c in wanted if pdb == f.stem.upper()}
+        mine = None if wanted is None else {c for pdb, c in wanted if pdb == _entry(f).upper()}
         if mine is None or mine:
             proteins += read_dssp_file(f, mine)
     if not proteins:

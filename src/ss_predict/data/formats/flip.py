@@ -1,7 +1,8 @@
 """FLIP secondary-structure split (NetSurfP-2.0 chains, 3-state labels only).
 
 `sampled.fasta` holds the H/E/C labels with `SET=train|test VALIDATION=True|False` tags, `mask.fasta`
-1/0 per residue (0 = unresolved, not scored) and `sequences.fasta` the residues.
+1/0 per residue (0 = unresolved: not scored for structure, and disorder = 1, NetSurfP's definition) and
+`sequences.fasta` the residues.
 """
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ def read_flip(path: str | Path, split: str = "all") -> list[Protein]:
                 raise FormatError(f"{path}: record '{rid}': lengths differ (sequence {len(seq)}, "
                                   f"labels {len(lab)}, mask {len(mask)})")
             ss3 = parse_ss3(lab)
-            ss3[np.frombuffer(mask.encode(), dtype=np.uint8) != ord("1")] = UNSCORED
-            proteins.append(Protein(id=rid, sequence=seq.upper(), ss3=ss3, extras={"flip_set": which}))
+            unresolved = np.frombuffer(mask.encode(), dtype=np.uint8) != ord("1")
+            ss3[unresolved] = UNSCORED
+            proteins.append(Protein(id=rid, sequence=seq.upper(), ss3=ss3, disorder=unresolved.astype(np.int8),
+                                    extras={"flip_set": which}))
     return proteins

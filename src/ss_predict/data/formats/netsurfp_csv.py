@@ -2,7 +2,8 @@
 
 Header `input, dssp3, dssp8, disorder, cb513_mask`; each field holds one space-separated value per
 residue. A residue is scored only where disorder == 1 (resolved) and cb513_mask == 1 (inside the
-original CB513 segment; all 1 for TS115).
+original CB513 segment; all 1 for TS115). The disorder column is also the disorder label of every residue
+(0 there = unresolved = disordered), the benchmark NetSurfP reports disorder on.
 """
 from __future__ import annotations
 
@@ -49,5 +50,6 @@ def read_netsurfp_csv(path: str | Path) -> list[Protein]:
             if c in fields:
                 scored &= np.asarray(fields[c], dtype=float) == 1.0
         ss8[~scored] = ss3[~scored] = UNSCORED
-        proteins.append(Protein(id=f"{stem}|{row_no - 2}", sequence=seq, ss8=ss8, ss3=ss3))
+        disorder = (np.asarray(fields["disorder"], dtype=float) != 1.0).astype(np.int8) if "disorder" in fields else None
+        proteins.append(Protein(id=f"{stem}|{row_no - 2}", sequence=seq, ss8=ss8, ss3=ss3, disorder=disorder))
     return proteins
