@@ -2,7 +2,8 @@
 
 Plain containers and tensors only, loadable with `torch.load(weights_only=True)`:
 
-{"format", "model": {"name", "kwargs"}, "features": spec dict, "alphabet": {...}, "state_dict",
+{"format", "model": {"name", "kwargs"}, "features": spec dict, "tasks": [ss8, ...] (models.base.TASKS; a file
+ without it predicts ss8 only), "alphabet": {...}, "state_dict",
  "config" (resolved, plain dict), "metrics", "epoch", "data_manifest_sha256", "code_version",
  optional "train_state" (optimizer, scheduler, RNG, early-stopping state; in `last.pt` only)}
 
@@ -24,6 +25,7 @@ from ..core.alphabet import RESIDUES, SS3, SS8, SS8_TO_SS3
 from ..core.files import atomic_write_bytes
 from ..data.features import SPECS
 from ..errors import UserError
+from ..models.base import TASKS
 
 FORMAT = "ss-predict-checkpoint/1"
 ENSEMBLE_FORMAT = "ss-predict-ensemble/1"
@@ -46,6 +48,7 @@ def save_checkpoint(path: str | Path, *, model: torch.nn.Module, model_cfg: dict
         "format": FORMAT,
         "model": {"name": model_cfg["name"], "kwargs": dict(model_cfg.get("kwargs") or {})},
         "features": features,
+        "tasks": list(getattr(model, "tasks", ("ss8",))),
         "alphabet": alphabet_dict(),
         "state_dict": clean_state_dict(state_dict if state_dict is not None else model.state_dict()),
         "config": config,
@@ -166,7 +169,22 @@ def _check_features(c: dict, path: Path, at: str = "") -> None:
                         f"'{name}' have {SPECS[name]}")
 
 
+def checkpoint_tasks(c: dict) -> list[str]:
+    """The tasks a (checked) single checkpoint predicts: ss8 alone for files written before tasks existed."""
+    return list(c.get("tasks", ["ss8"]))
+
+
+def _check_tasks(c: dict, path: Path, at: str = "") -> None:
+    if "tasks" not in c:
+        return
+    tasks = field_of(c, "tasks", list, path, at)
+    if "ss8" not in tasks or any(t not in TASKS for t in tasks) or len(set(tasks)) != len(tasks):
+        raise UserError(f"{path}: damaged checkpoint: field '{at}tasks' is {_short(tasks)}, expected ss8 and any of "
+                        f"{', '.join(t for t in TASKS if t != 'ss8')}")
+
+
 def _check_single(c: dict, path: Path, at: str = "") -> None:
+    _check_tasks(c, path, at)
     m = field_of(c, "model", dict, path, at)
     field_of(m, "name", str, path, f"{at}model.")
     if not _plain(field_of(m, "kwargs", dict, path, f"{at}model.")):

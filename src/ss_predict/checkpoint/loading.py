@@ -12,7 +12,8 @@ import torch
 from .. import __version__
 from ..errors import UserError
 from ..models import create_model, list_models
-from .format import ENSEMBLE_FORMAT, alphabet_dict, clean_state_dict, load_checkpoint, members, write_torch_file
+from .format import (ENSEMBLE_FORMAT, alphabet_dict, checkpoint_tasks, clean_state_dict, load_checkpoint, members,
+                     write_torch_file)
 
 WEIGHTS = Path(__file__).parents[1] / "weights"  # bundled models, by name
 
@@ -22,6 +23,8 @@ def save_ensemble(path: str | Path, sources: list[str | Path], metrics: dict | N
     parts = [m for s in sources for m in members(load_checkpoint(model_path(str(s))))]
     if len({m["features"]["name"] for m in parts}) > 1:
         raise UserError("ensemble members use different feature specs; cannot average them")
+    if len({tuple(checkpoint_tasks(m)) for m in parts}) > 1:
+        raise UserError("ensemble members predict different tasks; cannot average them")
     ens = {"format": ENSEMBLE_FORMAT, "features": parts[0]["features"], "alphabet": alphabet_dict(),
            "members": [{k: v for k, v in m.items() if k != "train_state"} for m in parts],
            "metrics": metrics or {}, "code_version": __version__}
@@ -36,7 +39,7 @@ def build_model(ckpt: dict, source: str | Path = "checkpoint") -> torch.nn.Modul
         raise UserError(f"{source}: field 'model.name' is '{m['name']}', not a model of this version "
                         f"({', '.join(list_models())})")
     try:
-        model = create_model(m["name"], ckpt["features"]["n_features"], **m["kwargs"])
+        model = create_model(m["name"], ckpt["features"]["n_features"], tasks=checkpoint_tasks(ckpt), **m["kwargs"])
     except (UserError, TypeError, ValueError, RuntimeError, IndexError, KeyError) as e:  # kwargs of the wrong kind
         raise UserError(f"{source}: field 'model.kwargs' does not build model '{m['name']}' ({_first_line(e)})") from None
     state = clean_state_dict(ckpt["state_dict"])
@@ -85,6 +88,7 @@ class ModelSet:
     checkpoint: dict       # the first member's checkpoint (model, config, metrics, ...)
     paths: list[Path]      # the files they came from, in the order given
     device: torch.device
+    tasks: tuple = ("ss8",)  # what they all predict (models.base.TASKS)
 
     def __len__(self) -> int:
         return len(self.models)
@@ -130,9 +134,13 @@ def load_models(specs: str | list[str], device: torch.device) -> ModelSet:
     features = {c["features"]["name"] for _, c in ckpts}
     if len(features) > 1:
         raise UserError(f"models use different feature specs {sorted(features)}; cannot average them")
+    tasks = {tuple(checkpoint_tasks(c)) for _, c in ckpts}
+    if len(tasks) > 1:
+        raise UserError(f"models predict different tasks ({' vs '.join(str(list(t)) for t in sorted(tasks))}); "
+                        "cannot average them")
     models = []
     for p, f in files:  # each file's models carry its fitted temperatures (calibration.py)
         built = [build_model(c, p).to(device) for c in members(f)]
         set_temperature(built, f)
         models += built
-    return ModelSet(models, features.pop(), ckpts[0][1], paths, device)
+    return ModelSet(models, features.pop(), ckpts[0][1], paths, device, tasks.pop())

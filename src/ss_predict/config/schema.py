@@ -32,6 +32,9 @@ class TrainerConfig:
     grad_clip: float = _key(1.0, "gradient-norm clip (0 = off)", 0)
     label_smoothing: float = _key(0.0, "label smoothing of the 8-state loss", 0, 1, below=True)
     loss3_weight: float = _key(1.0, "weight of the 3-state marginal loss of 3-state-only chains", 0)
+    rsa_weight: float = _key(5.0, "with tasks rsa: weight of the RSA loss (squared error) beside the 8-state loss", 0)
+    angles_weight: float = _key(1.0, "with tasks angles: weight of the phi/psi loss (sin/cos squared error)", 0)
+    disorder_weight: float = _key(1.0, "with tasks disorder: weight of the disorder loss (cross-entropy)", 0)
     ema_decay: float = _key(0.0, "> 0: validate and save an exponential moving average of the weights", 0, 1,
                             below=True)
     patience: int = _key(6, "early stopping after this many epochs without a better validation Q3 (0 = off)", 0)
@@ -147,6 +150,7 @@ class TrainConfig:
     data: Any = None
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     features: str = MISSING
+    tasks: Any = MISSING
     teacher: Any = None
     seed: int = MISSING
     name: str = MISSING

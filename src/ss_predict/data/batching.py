@@ -1,14 +1,14 @@
 """Token-budget length batching, padding with masks, and random crops of long training chains."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..core.alphabet import UNSCORED
 from .features import encode
-from ..core.records import Protein
+from ..core.records import LABEL_TYPES, Protein
 
 
 def length_batches(lengths: list[int] | np.ndarray, max_tokens: int, max_batch: int = 512) -> list[list[int]]:
@@ -36,10 +36,12 @@ class Batch:
     lengths: list[int]
     index: list[int]      # positions of the proteins in the source list
     soft: torch.Tensor | None = None  # B x L x 8 teacher probabilities (distillation), zeros on padding
+    # the other tasks' labels (records.LABEL_TYPES) that some chain of the batch has: B x L, NaN / -1 = none
+    labels: dict = field(default_factory=dict)
 
     def _map(self, f) -> "Batch":
         return Batch(f(self.x), f(self.mask), f(self.y8), f(self.y3), self.lengths, self.index,
-                     None if self.soft is None else f(self.soft))
+                     None if self.soft is None else f(self.soft), {k: f(v) for k, v in self.labels.items()})
 
     def to(self, device, non_blocking: bool = False) -> "Batch":
         return self._map(lambda v: v.to(device, non_blocking=non_blocking))
@@ -59,14 +61,17 @@ def _padded(arrays, n: int, fill, dtype) -> torch.Tensor:
 
 
 def collate(items: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]], index: list[int],
-            soft: list[np.ndarray] | None = None) -> Batch:
-    """items: (features L x F, ss8 or None, ss3 or None) per protein; soft: L x 8 teacher probabilities each."""
+            soft: list[np.ndarray] | None = None, labels: dict[str, list] | None = None) -> Batch:
+    """items: (features L x F, ss8 or None, ss3 or None) per protein; soft: L x 8 teacher probabilities each;
+    labels: {name: [array or None per protein]} of the other tasks (records.LABEL_TYPES)."""
     feats, ss8, ss3 = zip(*items)
     lengths = [len(x) for x in feats]
     n = max(lengths)
+    extra = {k: _padded(v, n, np.nan, np.float32) if LABEL_TYPES[k] == np.float32 else _padded(v, n, -1, np.int64)
+             for k, v in (labels or {}).items() if any(a is not None for a in v)}
     return Batch(_padded(feats, n, 0, np.float32), torch.from_numpy(np.arange(n) < np.array(lengths)[:, None]),
                  _padded(ss8, n, UNSCORED, np.int64), _padded(ss3, n, UNSCORED, np.int64), lengths, list(index),
-                 None if soft is None else _padded(soft, n, 0, np.float32))
+                 None if soft is None else _padded(soft, n, 0, np.float32), extra)
 
 
 class EncodedSet:
@@ -80,14 +85,18 @@ class EncodedSet:
 
     def batch(self, idx: list[int], crops: list[tuple[int, int]] | None = None) -> Batch:
         items, soft = [], None if self.soft is None else []
+        labels: dict[str, list] = {k: [] for k in LABEL_TYPES}
         for j, i in enumerate(idx):
             p = self.proteins[i]
             s, e = crops[j] if crops else (0, len(p))
             items.append((self.feats[i][s:e], None if p.ss8 is None else p.ss8[s:e],
                           None if p.ss3 is None else p.ss3[s:e]))
+            for k, v in labels.items():
+                a = getattr(p, k)
+                v.append(None if a is None else a[s:e])
             if soft is not None:
                 soft.append(self.soft[i][s:e])
-        return collate(items, idx, soft)
+        return collate(items, idx, soft, labels)
 
     def plan_epoch(self, max_tokens: int, crop: int, rng: np.random.Generator) -> list[tuple[list[int], list]]:
         """One shuffled epoch as (indices, crops) per batch: chains longer than `crop` get a random window.

@@ -1,4 +1,5 @@
-"""Score checkpoints on benchmark sets: Q8, Q3, per-class scores, confusion matrices, SOV'99."""
+"""Score checkpoints on benchmark sets: Q8, Q3, per-class scores, confusion matrices, SOV'99; and, for a model
+with more tasks, RSA, ASA, 2-state exposure, phi / psi and disorder where a set has those labels."""
 from __future__ import annotations
 
 import hashlib
@@ -16,25 +17,28 @@ from ..checkpoint.loading import WEIGHTS, load_models, model_path
 from ..config.compose import check_data_paths
 from ..config.schema import EvalConfig, check_settings
 from ..errors import UserError
-from ..inference.engine import calibrated, predict_sets, resolve_device
+from ..inference.engine import calibrated, predict_sets, resolve_device, task_values
 from ..data.build.audit import REPORT_HEADER
 from ..core.files import atomic_write_text, check_writable_file, read_input_text, write_through_target
-from .metrics import calibration, score_proteins
+from .metrics import calibration, score_proteins, task_metrics
 from ..data.splits import load_split
 
 
 def evaluate_sets(models: list, feature_spec: str, sets: dict[str, list], device, max_tokens: int,
-                  progress: bool = False) -> dict:
+                  progress: bool = False, tasks=("ss8",)) -> dict:
     results = {}
+    more = tuple(tasks) != ("ss8",)
     for name, proteins in sets.items():
         data = EncodedSet(proteins, feature_spec)
         with tqdm(total=int(data.lengths.sum()), desc=name, unit="res", unit_scale=True, leave=False,
                   disable=not progress) as bar:
-            raw = predict_sets(models, data, device, max_tokens, progress=bar)
+            raw = predict_sets(models, data, device, max_tokens, progress=bar, tasks=more)
         both = [calibrated(p, models) for p in raw]
         probs, probs3 = [p8 for p8, _ in both], [p3 for _, p3 in both]
         results[name] = score_proteins(proteins, [p.argmax(-1) for p in probs], [p.argmax(-1) for p in probs3])
         results[name]["calibration"] = calibration(proteins, probs, probs3)
+        if more:
+            results[name]["tasks"] = task_metrics(proteins, [task_values(r, tasks) for r in raw])
         results[name]["per_chain"] = per_chain(proteins, probs3)
     return results
 
@@ -62,7 +66,19 @@ def format_table(results: dict) -> str:
         rows.append(f"{name:<12}{r['proteins']:>9}{r['residues_scored']:>10}{r['q3']:>8.2f}{r['q8']:>8.2f}"
                     f"{r['sov3']:>8.2f}{cal.get('ece3', float('nan')):>8.4f}{cal.get('ece8', float('nan')):>8.4f}"
                     f"   {f1}")
+    if any(r.get("tasks") for r in results.values()):
+        rows += ["", TASK_HEAD, "-" * len(TASK_HEAD)]
+        for name, r in results.items():
+            t = r.get("tasks") or {}
+            rows.append(f"{name:<12}" + "".join(f"{t[k]:>{w}.{d}f}" if k in t else f"{'-':>{w}}"
+                                                for k, w, d in TASK_COLUMNS))
     return "\n".join(rows)
+
+
+# The second table of a model with more tasks: (metric key, width, decimals); '-' where a set has no such labels.
+TASK_COLUMNS = [("rsa_pcc", 9, 3), ("exposure_acc", 10, 2), ("asa_mae", 9, 1), ("phi_mae", 9, 1), ("psi_mae", 9, 1),
+                ("disorder_mcc", 10, 3), ("disorder_auc", 10, 3)]
+TASK_HEAD = f"{'set':<12}{'RSA PCC':>9}{'2-state':>10}{'ASA MAE':>9}{'phi MAE':>9}{'psi MAE':>9}{'dis MCC':>10}{'dis AUC':>10}"
 
 
 def checkpoint_label(path: Path) -> str:
@@ -151,8 +167,9 @@ def run_eval(cfg: DictConfig) -> dict:
     excluded = {}
     if cfg.get("exclude"):
         sets, excluded = exclude_chains(sets, cfg.exclude)
-    results = evaluate_sets(models, loaded.features, sets, device, int(cfg.max_tokens), progress)
+    results = evaluate_sets(models, loaded.features, sets, device, int(cfg.max_tokens), progress, loaded.tasks)
     report = {"checkpoints": [str(p) for p in paths], "model": ckpt["model"], "features": loaded.features,
+              "tasks": list(loaded.tasks),
               "device": str(device), "results": results,
               "excluded": {"file": str(cfg.exclude), "chains": excluded} if cfg.get("exclude") else None}
     print(format_table(results), flush=True)  # shown even if the file cannot be written

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.alphabet import SS3, SS8, ss8_to_ss3
+from ..core.alphabet import EXPOSED_AT, SS3, SS8, max_asa, ss8_to_ss3
 
 
 def confusion(true: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
@@ -201,4 +201,70 @@ def calibration(proteins, probs8: list[np.ndarray], probs3: list[np.ndarray]) ->
         out[f"ece{key}"] = rel["ece"] if rel else float("nan")
         out[f"nll{key}"] = float(-np.concatenate(logp).mean()) if conf else float("nan")
         out[f"reliability{key}"] = rel
+    return out
+
+
+def angle_error(true_deg: np.ndarray, pred_deg: np.ndarray) -> np.ndarray:
+    """Absolute difference of two angles on the circle, in degrees (0..180)."""
+    d = np.abs(np.asarray(pred_deg, dtype=np.float64) - np.asarray(true_deg, dtype=np.float64)) % 360.0
+    return np.minimum(d, 360.0 - d)
+
+
+def task_metrics(proteins, values: list[dict]) -> dict:
+    """The other tasks' scores over the residues that carry each label (a metric whose labels the set lacks, or
+    whose task the model lacks, is left out):
+    rsa_pcc (Pearson, predicted vs DSSP RSA), asa_mae (square angstroms, ASA = RSA x the residue's maximum),
+    exposure_acc (2-state at 25% RSA, from RSA labels and from 2-state labels alike), phi_mae / psi_mae (degrees,
+    on the circle), disorder_mcc (at probability 0.5) and disorder_auc (ROC), each with its number of residues.
+    values: per protein {"rsa", "phi", "psi", "disorder"} as `inference.engine.task_values` gives them."""
+    from sklearn.metrics import matthews_corrcoef, roc_auc_score
+
+    pooled: dict[str, list] = {}
+
+    def add(key, *arrays):
+        pooled.setdefault(key, []).append(arrays)
+
+    for p, v in zip(proteins, values):
+        if "rsa" in v and p.rsa is not None:
+            ok = ~np.isnan(p.rsa)
+            add("rsa", p.rsa[ok], v["rsa"][ok], max_asa(p.sequence)[ok])
+        if "rsa" in v:
+            true2 = np.full(len(p), -1, dtype=np.int8)
+            if p.exposed is not None:
+                true2 = p.exposed.copy()
+            if p.rsa is not None:
+                ok = ~np.isnan(p.rsa)
+                true2[ok] = p.rsa[ok] >= EXPOSED_AT
+            ok = true2 >= 0
+            add("exposure", true2[ok], v["rsa"][ok] >= EXPOSED_AT)
+        for ang in ("phi", "psi"):
+            if ang in v and getattr(p, ang) is not None:
+                ok = ~np.isnan(getattr(p, ang))
+                add(ang, getattr(p, ang)[ok], v[ang][ok])
+        if "disorder" in v and p.disorder is not None:
+            ok = p.disorder >= 0
+            add("disorder", p.disorder[ok], v["disorder"][ok])
+    out: dict = {}
+
+    def cat(key, i):
+        return np.concatenate([a[i] for a in pooled[key]])
+
+    if pooled.get("rsa") and len(rt := cat("rsa", 0)) > 1:
+        rp, top = cat("rsa", 1), cat("rsa", 2)
+        known = ~np.isnan(top)
+        out["rsa_pcc"] = float(np.corrcoef(rt, rp)[0, 1])
+        out["asa_mae"] = float(np.mean(np.abs(rt[known] - rp[known]) * top[known]))
+        out["rsa_residues"] = int(len(rt))
+    if pooled.get("exposure") and len(et := cat("exposure", 0)):
+        out["exposure_acc"] = float(100.0 * np.mean(et == cat("exposure", 1)))
+        out["exposure_residues"] = int(len(et))
+    for ang in ("phi", "psi"):
+        if pooled.get(ang) and len(at := cat(ang, 0)):
+            out[f"{ang}_mae"] = float(np.mean(angle_error(at, cat(ang, 1))))
+            out[f"{ang}_residues"] = int(len(at))
+    if pooled.get("disorder") and len(dt := cat("disorder", 0)):
+        dp = cat("disorder", 1)
+        out["disorder_mcc"] = float(matthews_corrcoef(dt, dp >= 0.5))
+        out["disorder_auc"] = float(roc_auc_score(dt, dp)) if 0 < dt.sum() < len(dt) else float("nan")
+        out["disorder_residues"], out["disordered_residues"] = int(len(dt)), int(dt.sum())
     return out

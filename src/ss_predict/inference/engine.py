@@ -9,6 +9,7 @@ import torch
 
 from ..data.batching import EncodedSet, length_batches
 from ..errors import OutOfMemory, UserError, is_out_of_memory
+from ..models.base import task_slices
 from .calibration import apply_numpy, temperature, to_ss3
 from .distributed import DistInfo, gather_objects
 
@@ -62,10 +63,12 @@ def segments(n: int, segment: int = SEGMENT, overlap: int = OVERLAP) -> list[tup
 
 def predict_sets(models: list[torch.nn.Module], data: EncodedSet, device: torch.device,
                  max_tokens: int = 32768, progress=None, shard: DistInfo | None = None,
-                 segment: int = SEGMENT, overlap: int = OVERLAP) -> list[np.ndarray]:
+                 segment: int = SEGMENT, overlap: int = OVERLAP, tasks: bool = False) -> list[np.ndarray]:
     """Per protein, L x 8 probabilities (averaged over `models`, in input order), as the models give them:
-`calibrated` applies a file's fitted temperatures. Chains longer than `segment` are predicted in overlapping
-    pieces (`segments`) and stitched. Out of memory is an OutOfMemory error naming the batch's first record.
+`calibrated` applies a file's fitted temperatures. With `tasks`, L x n_outputs: the 8 probabilities, then the
+    other tasks' values in the models' column order (`task_values` reads them). Chains longer than `segment` are
+    predicted in overlapping pieces (`segments`) and stitched. Out of memory is an OutOfMemory error naming the
+    batch's first record.
 
     With `shard`, this rank runs every world-th length batch and the results are gathered, so each
     protein is computed in exactly the batch a single process would use (identical numbers).
@@ -78,7 +81,7 @@ def predict_sets(models: list[torch.nn.Module], data: EncodedSet, device: torch.
     with torch.inference_mode():
         for idx in batches:
             try:
-                probs = _forward(models, data, [pieces[k] for k in idx], device)
+                probs = _forward(models, data, [pieces[k] for k in idx], device, tasks)
             except Exception as e:
                 if not is_out_of_memory(e):
                     raise
@@ -107,20 +110,58 @@ def _oom_message(data: EncodedSet, pieces: list, device, max_tokens: int) -> str
             "at once): free memory or use a device with more")
 
 
-def _forward(models, data: EncodedSet, pieces: list[tuple[int, int, int, int, int]], device) -> np.ndarray:
-    """B x L x 8 probabilities (averaged over `models`) of a batch of pieces (protein, start, end, ...)."""
+def _forward(models, data: EncodedSet, pieces: list[tuple[int, int, int, int, int]], device,
+             tasks: bool = False) -> np.ndarray:
+    """B x L x 8 probabilities (averaged over `models`) of a batch of pieces (protein, start, end, ...); with
+    `tasks`, every task's values after them (`head_values`)."""
     b = data.batch([p[0] for p in pieces], [(p[1], p[2]) for p in pieces]).to(device)
     probs = 0
     for model in models:
         with autocast(device):
-            logits = model(b.x, b.mask)
-        probs = probs + torch.softmax(logits.float(), dim=-1)
+            out = model(b.x, b.mask)
+        if not tasks:
+            out = out[..., :8] if out.shape[-1] > 8 else out
+            probs = probs + torch.softmax(out.float(), dim=-1)
+        else:
+            probs = probs + head_values(model.split(out.float()))
     return (probs / len(models)).cpu().numpy()
+
+
+def head_values(parts: dict) -> torch.Tensor:
+    """A model's split outputs -> B x L x n_outputs values: 8-state probabilities, RSA (sigmoid), (sin, cos) of phi
+    and psi (each pair scaled to unit length), disorder probability (sigmoid); averaged over an ensemble as they are."""
+    cols = [torch.softmax(parts["ss8"], dim=-1)]
+    if "rsa" in parts:
+        cols.append(torch.sigmoid(parts["rsa"]).unsqueeze(-1))
+    if "angles" in parts:
+        a = parts["angles"].unflatten(-1, (2, 2))
+        cols.append((a / a.norm(dim=-1, keepdim=True).clamp(min=1e-6)).flatten(-2))
+    if "disorder" in parts:
+        cols.append(torch.sigmoid(parts["disorder"]).unsqueeze(-1))
+    return torch.cat(cols, dim=-1)
+
+
+def task_values(values: np.ndarray, tasks) -> dict[str, np.ndarray]:
+    """One protein's L x n_outputs values (`predict_sets(..., tasks=True)`) -> {"rsa", "phi", "psi", "disorder"}
+    for the tasks it has: RSA 0..1, phi / psi in degrees (-180, 180], disorder probability."""
+    cols = task_slices(tasks)
+    out = {}
+    if "rsa" in cols:
+        out["rsa"] = values[:, cols["rsa"]][:, 0]
+    if "angles" in cols:
+        a = values[:, cols["angles"]]
+        out["phi"] = np.degrees(np.arctan2(a[:, 0], a[:, 1]))
+        out["psi"] = np.degrees(np.arctan2(a[:, 2], a[:, 3]))
+    if "disorder" in cols:
+        out["disorder"] = values[:, cols["disorder"]][:, 0]
+    return out
 
 
 def calibrated(raw: np.ndarray, models: list) -> tuple[np.ndarray, np.ndarray]:
     """(8-state, 3-state) probabilities of one protein from the raw ones of `predict_sets`, with the models'
     fitted temperatures (calibration.py): p8 = softmax(log raw / T), p3 = softmax(log(3-state sums of raw) / T3),
-    neither moving an argmax. (So p3 need not be exactly the 3-state sums of the calibrated p8.)"""
+    neither moving an argmax. (So p3 need not be exactly the 3-state sums of the calibrated p8.) Task columns
+    after the first 8 (`predict_sets(..., tasks=True)`) are ignored here."""
+    raw = raw[:, :8]
     t = temperature(models)
     return (raw if t == 1.0 else apply_numpy(raw, t)), to_ss3(raw, temperature(models, "temperature3"))

@@ -37,8 +37,8 @@ class BiGRULayer(nn.Module):
 class CNNBiGRU(SSModel):
     def __init__(self, in_features: int, conv_channels: int = 64, kernels: tuple[int, ...] = (3, 7, 11),
                  hidden: int = 128, layers: int = 2, head: int = 128, dropout: float = 0.3,
-                 input_dropout: float = 0.0):
-        super().__init__()
+                 input_dropout: float = 0.0, tasks=("ss8",)):
+        super().__init__(tasks)
         self.in_drop = nn.Dropout(input_dropout)
         self.convs = nn.ModuleList(nn.Conv1d(in_features, conv_channels, k, padding=k // 2) for k in kernels)
         c = conv_channels * len(kernels)
@@ -46,7 +46,7 @@ class CNNBiGRU(SSModel):
         self.drop = nn.Dropout(dropout)
         self.grus = nn.ModuleList(BiGRULayer(c if i == 0 else 2 * hidden, hidden) for i in range(layers))
         self.head = nn.Sequential(nn.Linear(c + 2 * hidden, head), nn.GELU(), nn.Dropout(dropout),
-                                  nn.Linear(head, self.n_states))
+                                  nn.Linear(head, self.n_outputs))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         lengths = mask.sum(1)

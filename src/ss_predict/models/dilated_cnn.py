@@ -33,8 +33,8 @@ class DilatedBlock(nn.Module):
 class DilatedCNN(SSModel):
     def __init__(self, in_features: int, channels: int = 128, kernel: int = 3, stem_kernel: int = 7,
                  dilations: tuple[int, ...] = (1, 2, 4, 8, 16), repeats: int = 2, dropout: float = 0.2,
-                 input_dropout: float = 0.0):
-        super().__init__()
+                 input_dropout: float = 0.0, tasks=("ss8",)):
+        super().__init__(tasks)
         for key, k in (("kernel", kernel), ("stem_kernel", stem_kernel)):
             if k % 2 == 0:
                 raise UserError(f"model 'dilated_cnn': model.kwargs.{key}={k} must be odd")
@@ -44,7 +44,7 @@ class DilatedCNN(SSModel):
         self.stem = nn.Conv1d(in_features, channels, stem_kernel, padding=stem_kernel // 2)
         self.blocks = nn.ModuleList(DilatedBlock(channels, kernel, d, dropout) for d in self.dilations)
         self.norm = ChannelNorm(channels)
-        self.head = nn.Conv1d(channels, self.n_states, 1)
+        self.head = nn.Conv1d(channels, self.n_outputs, 1)
 
     def receptive_field(self) -> int:
         return self.stem_kernel + sum((self.kernel - 1) * d for d in self.dilations)

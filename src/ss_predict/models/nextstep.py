@@ -26,15 +26,15 @@ class NextStepCNN(SSModel):
     teacher_forcing = True
 
     def __init__(self, in_features: int, channels: int = 96, kernel: int = 9, layers: int = 3, state_dim: int = 16,
-                 hidden: int = 96, beam: int = 1, dropout: float = 0.2):
-        super().__init__()
+                 hidden: int = 96, beam: int = 1, dropout: float = 0.2, tasks=("ss8",)):
+        super().__init__(tasks)
         self.kernel, self.layers, self.beam = kernel, layers, beam
         self.stem = nn.Conv1d(in_features, channels, kernel, padding=kernel // 2)
         self.convs = nn.ModuleList(nn.Conv1d(channels, channels, kernel, padding=kernel // 2) for _ in range(layers))
         self.norms = nn.ModuleList(ChannelNorm(channels) for _ in range(layers))
         self.drop = nn.Dropout(dropout)
         self.state = nn.Embedding(self.n_states + 1, state_dim)
-        self.dec = nn.Sequential(nn.Linear(channels + state_dim, hidden), nn.GELU(), nn.Linear(hidden, self.n_states))
+        self.dec = nn.Sequential(nn.Linear(channels + state_dim, hidden), nn.GELU(), nn.Linear(hidden, self.n_outputs))
 
     def receptive_field(self) -> None:
         return None  # the previous state carries information from the whole left context
@@ -58,7 +58,7 @@ class NextStepCNN(SSModel):
 
     @torch.no_grad()
     def decode(self, h: torch.Tensor, beam: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(best state path B x L, per-step logits along it B x L x 8) by beam search (beam=1: greedy)."""
+        """(best state path B x L, per-step outputs along it B x L x n_outputs) by beam search (beam=1: greedy)."""
         b, n, _ = h.shape
         k = self.n_states
         score = h.new_zeros(b, 1)                                   # B x beams
@@ -67,14 +67,14 @@ class NextStepCNN(SSModel):
         for t in range(n):
             nb = prev.shape[1]
             lg = self.step(h[:, t, None, :].expand(b, nb, -1), prev).float()   # B x beams x 8
-            cand = (score[:, :, None] + torch.log_softmax(lg, -1)).reshape(b, nb * k)
+            cand = (score[:, :, None] + torch.log_softmax(lg[..., :k], -1)).reshape(b, nb * k)
             score, flat = cand.topk(min(beam, nb * k), dim=1)
             back, prev = flat // k, flat % k
             logits_hist.append(lg)
             back_hist.append(back)
             state_hist.append(prev)
         path = h.new_zeros(b, n, dtype=torch.long)
-        out = h.new_zeros(b, n, k, dtype=torch.float32)
+        out = h.new_zeros(b, n, self.n_outputs, dtype=torch.float32)
         idx = torch.zeros(b, dtype=torch.long, device=h.device)     # best final beam (topk is sorted)
         rows = torch.arange(b, device=h.device)
         for t in range(n - 1, -1, -1):

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Callable
 
 from ..errors import UserError
+from .base import check_tasks
 
 _MODELS: dict[str, Callable] = {}
 
@@ -50,12 +51,18 @@ def _check_kwargs(name: str, cls, in_features: int, kwargs: dict) -> None:
             raise UserError(f"model '{name}': model.kwargs.{key}={value!r} must be {want} (default {default})")
 
 
-def create_model(name: str, in_features: int, **kwargs):
-    """Build a registered model. An unknown name, or model.kwargs its constructor does not take or of the wrong
-    kind (the user's model config), is a UserError; anything else the constructor raises is a bug in ss-predict
-    and propagates as it is."""
+def create_model(name: str, in_features: int, tasks=("ss8",), **kwargs):
+    """Build a registered model predicting `tasks` (base.TASKS; ss8 alone by default). An unknown name, tasks the
+    model has no heads for, or model.kwargs its constructor does not take or of the wrong kind (the user's model
+    config), is a UserError; anything else the constructor raises is a bug in ss-predict and propagates as it is."""
     if name not in _MODELS:
         raise UserError(f"unknown model '{name}'; registered models: {', '.join(list_models())}")
     cls = _MODELS[name]
     _check_kwargs(name, cls, in_features, kwargs)
+    tasks = check_tasks(tasks)
+    if "tasks" in inspect.signature(cls).parameters:
+        return cls(in_features=in_features, tasks=tasks, **kwargs)
+    if tasks != ("ss8",):
+        raise UserError(f"model '{name}' predicts secondary structure only: tasks={list(tasks)} needs a neural "
+                        f"model with task heads ({', '.join(n for n, c in sorted(_MODELS.items()) if 'tasks' in inspect.signature(c).parameters)})")
     return cls(in_features=in_features, **kwargs)

@@ -28,7 +28,7 @@ from ..core.records import Protein
 from .result import Prediction
 from .memory import bound_heap, release_freed_memory
 from .plan import checked_file_names, scan_fasta, valid_proteins, windows_of
-from .renderers import FORMATS
+from .renderers import FORMATS, format_problem
 from .writers import check_output, check_records, is_folder_output, open_sink
 
 SOURCE = "sequences"  # names Python input in error messages, as a path names a file
@@ -182,6 +182,7 @@ class Predictor:
         self.device = resolve_device(device)
         self.loaded = load_models(model, self.device)
         self.models, self.features = self.loaded.models, self.loaded.features
+        self.tasks = tuple(self.loaded.tasks)  # what the model predicts beside the 8 states (models.base.TASKS)
 
     def __repr__(self) -> str:
         return f"Predictor(model={self.model!r}, device='{self.device}', members={len(self.models)})"
@@ -205,21 +206,23 @@ class Predictor:
         from tqdm import tqdm
 
         from ..data.batching import EncodedSet
-        from ..inference.engine import calibrated, predict_sets
+        from ..inference.engine import calibrated, predict_sets, task_values
 
         if not proteins:
             return []
+        more = self.tasks != ("ss8",)
         self._attach_profiles(proteins, profiles)
         data = EncodedSet(proteins, self.features)
         if progress is True:
             with tqdm(total=int(data.lengths.sum()), unit="res", file=sys.stderr) as bar:
                 probs = predict_sets(self.models, data, self.device, self.max_tokens, progress=bar,
-                                     segment=self.segment, overlap=self.overlap)
+                                     segment=self.segment, overlap=self.overlap, tasks=more)
         else:
             probs = predict_sets(self.models, data, self.device, self.max_tokens,
                                  progress=None if progress is None or progress is False else progress,
-                                 segment=self.segment, overlap=self.overlap)
-        preds = [Prediction(p.id, p.sequence, *calibrated(pr, self.models)) for p, pr in zip(proteins, probs)]
+                                 segment=self.segment, overlap=self.overlap, tasks=more)
+        preds = [Prediction(p.id, p.sequence, *calibrated(pr, self.models),
+                            **(task_values(pr, self.tasks) if more else {})) for p, pr in zip(proteins, probs)]
         for pred in preds:
             if not (np.isfinite(pred.p8).all() and np.isfinite(pred.p3).all()):
                 raise UserError(f"the model gave non-finite probabilities for record '{pred.id}': its weights "
@@ -269,8 +272,8 @@ class Predictor:
         Returns counts of what was done."""
         from tqdm import tqdm
 
-        if fmt not in FORMATS:
-            raise UserError(f"format '{fmt}' is not one of {', '.join(FORMATS)}")
+        if why := format_problem(fmt, self.tasks):
+            raise UserError(why)
         check_output(output, fmt)
         shard = Shard.parse(shard) if isinstance(shard, str) else shard or Shard()
         if world > 1:

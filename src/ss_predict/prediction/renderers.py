@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.alphabet import SS3, SS8
+from ..errors import UserError
 from .result import Prediction
 from . import pictures
 
@@ -23,7 +24,8 @@ class Format:
     record `index` (of the run) adds to a stream, `end` follows the last record, `empty` is a run of none;
     "table": `render(preds)` is a pyarrow Table (written as Parquet, a row group per window); "picture":
     `render(preds)` draws them all in one picture (str or bytes), drawn when the run ends. `stacks`: several
-    records fit one file; `binary`: not for a terminal; `served`: ss-serve offers it, as `media`."""
+    records fit one file; `binary`: not for a terminal; `served`: ss-serve offers it, as `media`; `needs`: the
+    model tasks (models.base.TASKS) it cannot be written without."""
     name: str
     kind: str
     render: Callable
@@ -33,6 +35,7 @@ class Format:
     served: bool = False
     stacks: bool = True
     binary: bool = False
+    needs: tuple = ()
 
     @property
     def extension(self) -> str:
@@ -88,28 +91,86 @@ def _rounded(p: np.ndarray) -> list:
     return [[round(v, 4) for v in row] for row in p.tolist()]
 
 
+# The values beside secondary structure (Prediction.tasks), in column order, with the decimals they print with.
+TASK_DECIMALS = {"rsa": 4, "asa": 2, "phi": 1, "psi": 1, "disorder": 4}
+
+
+def _values(arr: np.ndarray, decimals: int) -> list:
+    """Floats rounded to `decimals`, None for NaN (the ASA of an unknown residue)."""
+    return [None if np.isnan(v) else round(v, decimals) for v in arr.tolist()]
+
+
 def json_record(pred: Prediction) -> dict:
-    return {"id": pred.id, "sequence": pred.sequence, "ss8": pred.ss8, "ss3": pred.ss3,
-            "p8": _rounded(pred.p8), "p3": _rounded(pred.p3),
-            "states8": SS8, "states3": SS3}
+    rec = {"id": pred.id, "sequence": pred.sequence, "ss8": pred.ss8, "ss3": pred.ss3,
+           "p8": _rounded(pred.p8), "p3": _rounded(pred.p3)}
+    rec.update({k: _values(getattr(pred, k), TASK_DECIMALS[k]) for k in pred.tasks})
+    return rec | {"states8": SS8, "states3": SS3}
 
 
 CSV_HEADER = ",".join(["id", "position", "residue", "ss8", "ss3", *[f"p8_{s}" for s in SS8],
                        *[f"p3_{s}" for s in SS3]]) + "\n"
 
 
+def csv_header(pred: Prediction) -> str:
+    """CSV_HEADER, with a column per value the prediction carries beside secondary structure (rsa, asa, ...)."""
+    return CSV_HEADER[:-1] + "".join(f",{k}" for k in pred.tasks) + "\n"
+
+
 def csv_rows(pred: Prediction) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     ss8, ss3 = pred.ss8, pred.ss3
+    more = [(getattr(pred, k), TASK_DECIMALS[k]) for k in pred.tasks]
     for i, aa in enumerate(pred.sequence):
         w.writerow([pred.id, i + 1, aa, ss8[i], ss3[i], *[f"{v:.4f}" for v in pred.p8[i]],
-                    *[f"{v:.4f}" for v in pred.p3[i]]])
+                    *[f"{v:.4f}" for v in pred.p3[i]],
+                    *["" if np.isnan(a[i]) else f"{a[i]:.{d}f}" for a, d in more]])
     return buf.getvalue()
+
+
+# NetSurfP-3.0's CSV (its public client's layout: this header, then "," between values, one row per residue, the
+# records one after another under one header): id is the FASTA title line with its '>', n counts from 1, rsa
+# 0..1, asa = rsa x Tien et al.'s maximum (0 for X, as NetSurfP writes it), q3 / q8 the argmax letters, the
+# probabilities in the header's state order, phi / psi in degrees, disorder the probability of disorder.
+NETSURFP_HEADER = ("id, seq, n, rsa, asa, q3, p[q3_H], p[q3_E], p[q3_C], q8, p[q8_G], p[q8_H], p[q8_I], p[q8_B], "
+                   "p[q8_E], p[q8_S], p[q8_T], p[q8_C], phi, psi, disorder\n")
+_NSP_Q8 = [SS8.index(s) for s in "GHIBESTC"]
+_NSP_Q3 = [SS3.index(s) for s in "HEC"]
+NETSURFP_TASKS = ("rsa", "phi", "psi", "disorder")
+
+
+def netsurfp_rows(pred: Prediction) -> str:
+    """One row per residue in NetSurfP-3.0's CSV layout; numbers as NetSurfP's client prints its float32 values
+    (the shortest text that reads back as the same float32)."""
+    missing = [k for k in NETSURFP_TASKS if getattr(pred, k) is None]
+    if missing:
+        raise UserError(f"format netsurfp needs a model that predicts accessibility, angles and disorder; this "
+                        f"model gives no {', '.join(missing)} (record '{pred.id}'): use the bundled multi-task "
+                        "model, or another format")
+    def num(v): return str(np.float32(v))
+    asa = np.nan_to_num(pred.asa, nan=0.0)
+    q3, q8 = pred.ss3, "".join("GHIBESTC"[j] for j in pred.p8[:, _NSP_Q8].argmax(1))
+    rows = []
+    for i, aa in enumerate(pred.sequence):
+        rows.append(",".join([f">{pred.id}", aa, str(i + 1), num(pred.rsa[i]), num(asa[i]), q3[i],
+                              *[num(v) for v in pred.p3[i, _NSP_Q3]], q8[i], *[num(v) for v in pred.p8[i, _NSP_Q8]],
+                              num(pred.phi[i]), num(pred.psi[i]), num(pred.disorder[i])]))
+    return "\n".join(rows) + "\n"
 
 
 def _json(pred: Prediction) -> str:
     return json.dumps(json_record(pred), separators=(",", ":"))
+
+
+def format_problem(fmt: str, tasks) -> str | None:
+    """Why `fmt` cannot be written with a model predicting `tasks` (unknown, or a task it needs missing), or None."""
+    if fmt not in FORMATS:
+        return f"format '{fmt}' is not one of {', '.join(FORMATS)}"
+    missing = [t for t in FORMATS[fmt].needs if t not in tasks]
+    if missing:
+        return (f"format {fmt} needs a model that predicts {', '.join(FORMATS[fmt].needs)}; this model predicts "
+                f"{', '.join(tasks)} only (no {', '.join(missing)}): use a multi-task model or another format")
+    return None
 
 
 def render(preds: list[Prediction], fmt: str, first: int = 0, several: bool | None = None,
@@ -160,6 +221,8 @@ def parquet_table(preds: list[Prediction]):
         cols[f"p8_{st}"] = pa.array(p8[:, j])
     for j, st in enumerate(SS3):
         cols[f"p3_{st}"] = pa.array(p3[:, j])
+    for k in (preds[0].tasks if preds else []):  # the values beside secondary structure (float32, NaN = none)
+        cols[k] = pa.array(np.concatenate([getattr(p, k) for p in preds]).astype(np.float32))
     return pa.table(cols)
 
 
@@ -175,7 +238,9 @@ FORMATS: dict[str, Format] = {f.name: f for f in (  # the registry, in the order
     Format("json", "text", lambda p, i, several: ("[" if i == 0 else ",") + _json(p), end="]\n",
            empty="[]\n", media="application/json", served=True),
     Format("jsonl", "text", lambda p, i, several: _json(p) + "\n"),
-    Format("csv", "text", lambda p, i, several: (CSV_HEADER if i == 0 else "") + csv_rows(p)),
+    Format("csv", "text", lambda p, i, several: (csv_header(p) if i == 0 else "") + csv_rows(p)),
+    Format("netsurfp", "text", lambda p, i, several: (NETSURFP_HEADER if i == 0 else "") + netsurfp_rows(p),
+           media="text/csv; charset=utf-8", served=True, needs=("rsa", "angles", "disorder")),
     Format("parquet", "table", parquet_table, binary=True),
     Format("svg", "picture", pictures.svg, media="image/svg+xml", served=True),
     Format("png", "picture", pictures.png, media="image/png", stacks=False, binary=True),

@@ -25,9 +25,10 @@ from ..errors import UserError
 from ..inference import distributed
 from ..inference.engine import autocast, resolve_device
 from ..models import create_model
+from ..models.base import check_tasks
 from .classical import fit_classical
 from .distill import attach_teachers, check_teachers
-from .losses import distill_loss, ss_loss
+from .losses import distill_loss, ss_loss, task_losses
 from .optim import EMA, lr_at
 from .record import evaluate_model, save_run_checkpoint, write_summary
 from .resume import restore, resume_checkpoint, resume_path, train_state
@@ -81,6 +82,17 @@ def load_data(cfg: DictConfig) -> tuple[EncodedSet, EncodedSet]:
     return train_set, valid_set
 
 
+TASK_LABELS = {"rsa": ("rsa", "exposed"), "angles": ("phi", "psi"), "disorder": ("disorder",)}
+
+
+def check_task_labels(tasks, proteins, spec) -> None:
+    """Every task beside ss8 has labels on some training chain, else one line (its head would learn nothing)."""
+    for task in tasks:
+        if task != "ss8" and not any(getattr(p, k) is not None for p in proteins for k in TASK_LABELS[task]):
+            raise UserError(f"tasks: the training set ({spec.get('path')}) has no {task} labels "
+                            f"({' or '.join(TASK_LABELS[task])}); drop {task} from tasks or train on a set with them")
+
+
 def make_run(cfg: DictConfig, t: TrainerConfig, dinfo, device, model, train_set, valid_set) -> Run:
     """Optimizer, EMA, data-order generator and step count for a neural model."""
     opt = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
@@ -116,10 +128,13 @@ def batch_loss(run: Run, b) -> tuple[torch.Tensor, torch.Tensor, float | None]:
     forcing = {"y8": b.y8} if getattr(run.model, "teacher_forcing", False) else {}
     with autocast(run.device, t.precision != "fp32"):
         logits = run.net(b.x, b.mask, **forcing)
-    loss, n = ss_loss(logits, b.y8, b.y3, t.label_smoothing, t.loss3_weight)
+    parts = run.model.split(logits)
+    loss, n = ss_loss(parts["ss8"], b.y8, b.y3, t.label_smoothing, t.loss3_weight)
     if b.soft is not None:  # distillation: mix the labels' loss with the teachers' soft targets
         w = t.distill_weight
-        loss = (1 - w) * loss + w * distill_loss(logits, b.soft, b.mask, t.distill_temperature)
+        loss = (1 - w) * loss + w * distill_loss(parts["ss8"], b.soft, b.mask, t.distill_temperature)
+    for task, task_loss in task_losses(parts, b.labels).items():  # the other heads (tasks=[...])
+        loss = loss + getattr(t, f"{task}_weight") * task_loss
     n_global = None
     if run.dinfo.enabled:  # mean over the global batch's residues (DDP averages gradients)
         n_global = distributed.all_sum([float(n)], run.device)[0]
@@ -242,7 +257,12 @@ def log_epoch(run: Run, metrics: dict, improved: bool) -> None:
     if run.dinfo.main:
         print(f"[ss-train] epoch {epoch}: train loss {metrics['train_loss']:.4f}  valid loss "
               f"{metrics['loss']:.4f} Q3 {metrics['q3']:.2f} Q8 {metrics['q8']:.2f}  "
-              f"{metrics['residues_per_s']:,.0f} res/s{'  *best Q3: best.pt' if improved else ''}", flush=True)
+              + "".join(f"{label} {metrics[k]:.{d}f}  " for k, label, d in TASK_LOG if k in metrics)
+              + f"{metrics['residues_per_s']:,.0f} res/s{'  *best Q3: best.pt' if improved else ''}", flush=True)
+
+
+TASK_LOG = [("rsa_pcc", "RSA PCC", 3), ("phi_mae", "phi MAE", 1), ("psi_mae", "psi MAE", 1),
+            ("disorder_auc", "disorder AUC", 3)]
 
 
 def stop_reason(run: Run, started: float) -> str | None:
@@ -290,16 +310,19 @@ def train(cfg: DictConfig) -> dict:
     if t.threads:
         torch.set_num_threads(t.threads)
     features = spec_dict(cfg.features)
+    tasks = check_tasks(OmegaConf.to_container(cfg.tasks, resolve=True) if OmegaConf.is_config(cfg.tasks) else cfg.tasks)
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     check_data_paths(cfg, cfg.data)
     teachers = check_teachers(cfg)
     check_run_dir(Path(cfg.run_dir), t.resume, cfg.overwrite)
-    resumed = resume_checkpoint(t.resume, Path(cfg.run_dir), features, model_cfg)
+    resumed = resume_checkpoint(t.resume, Path(cfg.run_dir), features, model_cfg, tasks)
     train_set, valid_set = load_data(cfg)
+    check_task_labels(tasks, train_set.proteins, cfg.data.train)
     prepare_run_dir(Path(cfg.run_dir), t.resume, cfg.overwrite, dinfo.main)
     if teachers:
         attach_teachers(cfg, t, teachers, train_set, device, dinfo)
-    model = create_model(model_cfg["name"], features["n_features"], **(model_cfg.get("kwargs") or {})).to(device)
+    model = create_model(model_cfg["name"], features["n_features"], tasks=tasks,
+                         **(model_cfg.get("kwargs") or {})).to(device)
     if getattr(model, "classical", False):
         if dinfo.enabled:
             raise UserError(f"model '{model_cfg['name']}' is fitted by scikit-learn in one process; run it without torchrun")

@@ -1,10 +1,11 @@
-"""8-state cross-entropy plus the marginal 3-state loss for residues that carry 3-state labels only."""
+"""8-state cross-entropy plus the marginal 3-state loss for residues that carry 3-state labels only; the other
+tasks' masked losses (RSA, angles as sin/cos, disorder): a residue without a label adds nothing to its task."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from ..core.alphabet import SS8_TO_SS3_INDEX
+from ..core.alphabet import EXPOSED_AT, SS8_TO_SS3_INDEX
 
 _GROUP_MASKS: dict[torch.device, torch.Tensor] = {}
 
@@ -54,3 +55,58 @@ def distill_loss(logits: torch.Tensor, soft: torch.Tensor, mask: torch.Tensor,
     logq = F.log_softmax(logits.float() / t, dim=-1)
     ce = -(teacher * logq).sum(-1)
     return torch.where(mask, ce, 0.0).sum() / mask.sum().clamp(min=1) * t * t
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return torch.where(mask, values, 0.0).sum() / mask.sum().clamp(min=1)
+
+
+def rsa_loss(logit: torch.Tensor, rsa: torch.Tensor | None, exposed: torch.Tensor | None) -> torch.Tensor:
+    """Squared error of RSA = sigmoid(logit) on residues with an RSA label; where a residue has only a 2-state
+    label (exposed at >= 25% RSA or buried), the squared distance to that side of 0.25 (0 on the right side)."""
+    pred = torch.sigmoid(logit.float())
+    has = torch.zeros_like(pred, dtype=torch.bool) if rsa is None else ~torch.isnan(rsa)
+    err = torch.where(has, pred - (torch.nan_to_num(rsa) if rsa is not None else 0.0), 0.0) ** 2
+    only2 = torch.zeros_like(has) if exposed is None else (exposed >= 0) & ~has
+    if exposed is not None:
+        side = torch.where(exposed == 1, torch.relu(EXPOSED_AT - pred), torch.relu(pred - EXPOSED_AT)) ** 2
+        err = err + torch.where(only2, side, 0.0)
+    return _masked_mean(err, has | only2)
+
+
+def angle_loss(out: torch.Tensor, phi: torch.Tensor | None, psi: torch.Tensor | None) -> torch.Tensor:
+    """Squared error of (sin, cos) of phi and psi (out: B x L x 4 = sin phi, cos phi, sin psi, cos psi) over
+    the angles that have a label, both angles together."""
+    out = out.float()
+    total, count = out.new_zeros(()), out.new_zeros(())
+    for k, deg in enumerate((phi, psi)):
+        if deg is None:
+            continue
+        has = ~torch.isnan(deg)
+        rad = torch.deg2rad(torch.nan_to_num(deg))
+        err = (out[..., 2 * k] - torch.sin(rad)) ** 2 + (out[..., 2 * k + 1] - torch.cos(rad)) ** 2
+        total = total + torch.where(has, err, 0.0).sum()
+        count = count + has.sum()
+    return total / count.clamp(min=1)
+
+
+def disorder_loss(logit: torch.Tensor, disorder: torch.Tensor | None) -> torch.Tensor:
+    """Binary cross-entropy of the disorder logit over residues with a disorder label (1 unresolved, 0 not)."""
+    if disorder is None:
+        return logit.new_zeros((), dtype=torch.float32)
+    has = disorder >= 0
+    bce = F.binary_cross_entropy_with_logits(logit.float(), disorder.clamp(min=0).float(), reduction="none")
+    return _masked_mean(bce, has)
+
+
+def task_losses(parts: dict, labels: dict) -> dict[str, torch.Tensor]:
+    """The mean loss of each task beside ss8 that `parts` (a model's split outputs) has, over the residues that
+    carry its label in `labels` (a Batch's); a task without labels in the batch contributes 0."""
+    out = {}
+    if "rsa" in parts:
+        out["rsa"] = rsa_loss(parts["rsa"], labels.get("rsa"), labels.get("exposed"))
+    if "angles" in parts:
+        out["angles"] = angle_loss(parts["angles"], labels.get("phi"), labels.get("psi"))
+    if "disorder" in parts:
+        out["disorder"] = disorder_loss(parts["disorder"], labels.get("disorder"))
+    return out

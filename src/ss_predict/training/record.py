@@ -13,15 +13,18 @@ from ..core.files import atomic_write_text
 from ..data.batching import EncodedSet
 from ..data.features import spec_dict
 from ..data.splits import manifest_hash
-from ..evaluation.metrics import score_proteins
+from ..evaluation.metrics import score_proteins, task_metrics
 from ..inference.calibration import to_ss3
-from ..inference.engine import predict_sets
+from ..inference.engine import predict_sets, task_values
 
 
 def evaluate_model(model, data: EncodedSet, device, max_tokens: int, shard=None) -> dict:
-    """Loss, Q3, Q8 of a model on a labelled set (batches sharded over ranks when `shard` is given)."""
+    """Loss, Q3, Q8 of a model on a labelled set (batches sharded over ranks when `shard` is given); for a model
+    with more tasks, their scores too (metrics.task_metrics: logged, never selected on)."""
     model.eval()
-    probs = predict_sets([model], data, device, max_tokens, shard=shard)
+    tasks = tuple(getattr(model, "tasks", ("ss8",)))
+    values = predict_sets([model], data, device, max_tokens, shard=shard, tasks=tasks != ("ss8",))
+    probs = [v[:, :8] for v in values]
     pred8 = [p.argmax(-1) for p in probs]
     pred3 = [to_ss3(p).argmax(-1) for p in probs]
     scores = score_proteins(data.proteins, pred8, pred3)
@@ -31,7 +34,11 @@ def evaluate_model(model, data: EncodedSet, device, max_tokens: int, shard=None)
         ok = lab8 >= 0
         nll -= float(np.log(np.clip(pr[ok, lab8[ok]], 1e-9, 1)).sum())
         n += int(ok.sum())
-    return {"loss": nll / max(n, 1), "q3": scores["q3"], "q8": scores["q8"], "sov3": scores["sov3"]}
+    out = {"loss": nll / max(n, 1), "q3": scores["q3"], "q8": scores["q8"], "sov3": scores["sov3"]}
+    if tasks != ("ss8",):
+        more = task_metrics(data.proteins, [task_values(v, tasks) for v in values])
+        out.update({k: v for k, v in more.items() if not k.endswith("residues")})
+    return out
 
 
 def save_run_checkpoint(path: Path, cfg: DictConfig, model, metrics: dict, epoch: int, **extra) -> None:

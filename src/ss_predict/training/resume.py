@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint.format import check_train_state, load_checkpoint, model_mismatch
+from ..checkpoint.format import check_train_state, checkpoint_tasks, load_checkpoint, model_mismatch
 from ..errors import UserError
 
 
@@ -15,7 +15,8 @@ def resume_path(resume: str, run_dir: Path) -> Path:
     return run_dir / "last.pt" if resume == "auto" else Path(resume)
 
 
-def resume_checkpoint(resume: str | None, run_dir: Path, features: dict, model_cfg: dict) -> dict | None:
+def resume_checkpoint(resume: str | None, run_dir: Path, features: dict, model_cfg: dict,
+                      tasks=("ss8",)) -> dict | None:
     """The checkpoint to resume from (None to start fresh); refuses one of another model or feature spec."""
     if not resume:
         return None
@@ -27,6 +28,9 @@ def resume_checkpoint(resume: str | None, run_dir: Path, features: dict, model_c
     differs = model_mismatch(ckpt, model_cfg)
     if differs:
         raise UserError(f"{path}: cannot resume: the checkpoint was made with {differs}; {way_out}")
+    if tuple(checkpoint_tasks(ckpt)) != tuple(tasks):
+        raise UserError(f"{path}: cannot resume: the checkpoint predicts tasks {checkpoint_tasks(ckpt)} and this run "
+                        f"asks for {list(tasks)}; {way_out}")
     if ckpt["features"] != features:
         raise UserError(f"{path}: cannot resume: the checkpoint was made with features '{ckpt['features']['name']}' "
                         f"and this run asks for '{features['name']}'; {way_out}")
