@@ -56,9 +56,11 @@ def predict_fp32(models, data: EncodedSet, device, max_tokens: int) -> None:
         probs.cpu()
 
 
-def infer_speed(models, data: EncodedSet, device, repeats: int, max_tokens: int, bf16: bool = True) -> float:
+def infer_speed(models, data: EncodedSet, device, repeats: int, max_tokens: int, bf16: bool = True,
+                tasks: bool = False) -> float:
+    """Residues/s of predicting `data`; `tasks`: with every head's values, as ss-predict runs a multi-task model."""
     total = int(data.lengths.sum())
-    run = predict_sets if bf16 else predict_fp32
+    def run(*args): return predict_sets(*args, tasks=tasks) if bf16 else predict_fp32(*args)
     run(models, data, device, max_tokens)  # warm-up
     times = []
     for _ in range(repeats):
@@ -207,10 +209,12 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     for spec in a.checkpoints:
         name, _, path = spec.rpartition("=")
-        models = load_models(path, torch.device("cpu")).models
+        loaded = load_models(path, torch.device("cpu"))
+        models = loaded.models
         row = {"model": name or Path(path).parent.name, "members": len(models),
                "parameters": sum(b.numel() for m in models for b in m.state_dict().values()),
-               "infer_res_s_cpu": infer_speed(models, data, torch.device("cpu"), 1, 32768)}
+               "infer_res_s_cpu": infer_speed(models, data, torch.device("cpu"), a.repeats, 32768,
+                                              tasks=loaded.tasks != ("ss8",))}
         rows.append(row)
         print(json.dumps(row), flush=True)
     report = {"machine": platform.processor() or platform.machine(), "threads": a.threads,
