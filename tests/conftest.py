@@ -71,16 +71,19 @@ TINY = ["model=phd", "data=tiny", "trainer=tiny", "trainer.max_epochs=1", "train
 TINY_KWARGS = {"channels": 8, "dilations": [1, 2], "repeats": 1}
 
 
+MULTI_TASK = ("ss8", "rsa", "angles", "disorder")  # every task head (models.base.TASKS)
+
+
 def tiny_checkpoint(path: Path, features: str = "onehot", sharpen: float = 1.0, tasks=("ss8",), **save) -> Path:
     """A random 8-channel dilated_cnn (seed 0, weights times `sharpen`) saved as a checkpoint: the cheapest
-    model every command loads. `tasks`: what it predicts (models.base.TASKS; e.g. ("ss8", "rsa"))."""
+    model every command loads; with `tasks` (e.g. MULTI_TASK) it predicts those beside secondary structure."""
     import torch
 
     from ss_predict.checkpoint.format import save_checkpoint
     from ss_predict.data.features import spec_dict
     from ss_predict.models import create_model
     torch.manual_seed(0)
-    m = create_model("dilated_cnn", spec_dict(features)["n_features"], tasks=tasks, **TINY_KWARGS)
+    m = create_model("dilated_cnn", spec_dict(features)["n_features"], tasks=tuple(tasks), **TINY_KWARGS)
     with torch.no_grad():
         for prm in m.parameters():
             prm.mul_(sharpen)

@@ -151,3 +151,90 @@ def test_a_short_chain_gets_a_narrow_picture_with_a_scale_and_a_word_on_the_ss8_
     texts = [el.text or "" for el in ET.fromstring(pictures.svg(from_ss8("CHHHHHHHHC" * 2))).iter(f"{SVG_NS}text")]
     assert texts.count("0") >= 1 and texts.count("1") >= 1  # the confidence track's scale
     assert any("SS8: the most likely of 8 states" in t for t in texts)
+
+
+# ---- the tracks beside secondary structure (a multi-task model's accessibility and disorder)
+
+def with_values(pred: Prediction, rsa=None, disorder=None) -> Prediction:
+    return Prediction(pred.id, pred.sequence, pred.p8, pred.p3, rsa=rsa, disorder=disorder)
+
+
+def bars(svg_text: str, gid: str) -> int:
+    """The bars (paths) in the group with id `gid`; 0 where there is none."""
+    group = next((el for el in ET.fromstring(svg_text).iter() if el.get("id") == gid), None)
+    return 0 if group is None else len(list(group.iter(f"{SVG_NS}path")))
+
+
+def texts(svg_text: str) -> list[str]:
+    return [el.text or "" for el in ET.fromstring(svg_text).iter(f"{SVG_NS}text")]
+
+
+def test_accessibility_and_disorder_tracks_are_drawn_only_when_the_prediction_has_them():
+    ss_only = from_ss8(("CCHHHHHHHHCCCEEEEECC" * 6)[:110], seed=2)
+    n = len(ss_only.sequence)
+    rsa = np.linspace(0, 1, n).astype(np.float32)
+    rsa[5] = np.nan  # a residue without a value (X) gets no bar
+    disorder = np.r_[np.full(10, 0.9), np.full(n - 10, 0.1)].astype(np.float32)
+    plain, both = pictures.svg(ss_only), pictures.svg(with_values(ss_only, rsa, disorder))
+    assert not [i for i in ids(plain) if "rsa" in i or "disorder" in i]
+    assert not {"RSA", "Dis"} & set(texts(plain)) and "accessibility" not in plain
+    # one bar per residue with a value, in the colour of its side of 25% (RSA) and 0.5 (disorder), row by row
+    exposed = int((rsa[:100] >= 0.25).sum())
+    assert bars(both, "row1-rsa-exposed") == exposed and bars(both, "row1-rsa-buried") == 100 - 1 - exposed
+    assert bars(both, "row2-rsa-exposed") == 10 and bars(both, "row2-rsa-buried") == 0
+    assert (bars(both, "row1-disorder-high"), bars(both, "row1-disorder-low"), bars(both, "row2-disorder-low")) \
+        == (10, 90, 10)
+    assert {"row1-rsa-line", "row1-disorder-line", "row2-rsa-line"} <= set(ids(both))
+    assert texts(both).count("RSA") == texts(both).count("Dis") == 2  # each row's track labels
+    assert any("relative solvent accessibility" in t for t in texts(both))  # the legend line
+    assert any("disordered (\u2265 0.5)" in t for t in texts(both))
+    assert sorted(glyphs(both, "helix")) == sorted(glyphs(plain, "helix"))  # the same cartoon above them
+    only_rsa = pictures.svg(with_values(ss_only, rsa=rsa))
+    assert bars(only_rsa, "row1-rsa-exposed") == exposed and "Dis" not in texts(only_rsa)
+    heights = [pictures.figure(p).get_figheight() for p in
+               (ss_only, with_values(ss_only, rsa=rsa), with_values(ss_only, rsa, disorder))]
+    assert heights[0] < heights[1] < heights[2]  # room for each track, none without it
+
+
+def test_a_prediction_without_the_values_is_drawn_as_before_the_tracks():
+    """SS-only: the picture as before the tracks (its height: header and rows; no element beyond the cartoon,
+    letters and confidence bars). ss-predict's svg / png of examples/example.fasta were byte-identical."""
+    pred = from_ss8("CHHHHHHHHC" * 13, seed=3)
+    fig = pictures.figure(pred)
+    assert fig.get_figheight() == pytest.approx(pictures.HEADER_IN + 2 * pictures.FULL["height"] + 0.05)
+    assert {i.split("-", 1)[1] for i in ids(pictures.svg(pred)) if i.startswith("row")} \
+        == {"conf-helix", "conf-coil"}
+
+
+def test_a_multi_task_models_prediction_gets_the_tracks_and_an_ss_only_models_does_not(tmp_path):
+    from conftest import MULTI_TASK, tiny_checkpoint
+    seq = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
+    multi = Predictor(str(tiny_checkpoint(tmp_path / "mt.pt", tasks=MULTI_TASK)), "cpu").predict({"u": seq})[0]
+    ss_only = Predictor(str(tiny_checkpoint(tmp_path / "ss.pt")), "cpu").predict({"u": seq})[0]
+    drawn = pictures.svg(multi)
+    assert bars(drawn, "row1-rsa-exposed") + bars(drawn, "row1-rsa-buried") == len(seq)
+    assert bars(drawn, "row1-disorder-high") + bars(drawn, "row1-disorder-low") == len(seq)
+    assert not [i for i in ids(pictures.svg(ss_only)) if "rsa" in i or "disorder" in i]
+    assert multi.plot().get_figheight() > ss_only.plot().get_figheight()
+
+
+@pytest.mark.parametrize("length", [20, 76, 300])
+def test_track_labels_and_legend_neither_overlap_nor_leave_the_picture(length):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+    pred = from_ss8(("CCHHHHHHHHCCCEEEEECC" * 15)[:length], seed=4)
+    pred = with_values(pred, np.linspace(0, 1, length).astype(np.float32), np.linspace(1, 0, length).astype(np.float32))
+    fig = pictures.figure(pred)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in fig.findobj(Text) if t.get_text()]
+    assert not [s for s, b in boxes if b.x0 < 0 or b.y0 < 0 or b.x1 > fig.bbox.width or b.y1 > fig.bbox.height]
+    assert not [(a[0], b[0]) for k, a in enumerate(boxes) for b in boxes[k + 1:] if a[1].overlaps(b[1])]
+
+
+def test_the_compact_view_of_a_long_chain_has_the_tracks_too():
+    n = 5_500
+    pred = from_ss8(("CCHHHHHHHHHHCCCEEEEECC" * 300)[:n], seed=5)
+    pred = with_values(pred, np.full(n, 0.1, np.float32), np.full(n, 0.7, np.float32))
+    text = pictures.svg(pred)
+    assert bars(text, "row1-rsa-buried") == pictures.COMPACT_ROW and bars(text, "row1-rsa-exposed") == 0
+    assert bars(text, "row11-disorder-high") == n - 10 * pictures.COMPACT_ROW

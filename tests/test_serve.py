@@ -309,6 +309,48 @@ def test_several_formats_come_from_one_prediction(predictor, tmp_path):
             assert got[fmt] == alone == cli_output(EXAMPLE, fmt, tmp_path / f"out.{fmt}"), fmt
 
 
+@pytest.fixture(scope="module")
+def multi_task_ckpt(tmp_path_factory):
+    from conftest import MULTI_TASK, tiny_checkpoint
+    return tiny_checkpoint(tmp_path_factory.mktemp("mt") / "mt.pt", tasks=MULTI_TASK)
+
+
+def test_netsurfp_from_an_ss_only_model_is_a_one_line_400_before_predicting(predictor):
+    from ss_predict.prediction.renderers import format_problem
+    with serving(predictor) as c:
+        offered = {f["name"]: f for f in c.get("/api/formats").json()}
+        assert offered["netsurfp"]["available"] is False and offered["netsurfp"]["needs"] == ["rsa", "angles",
+                                                                                              "disorder"]
+        assert offered["json"]["available"] is True and offered["json"]["needs"] == []
+        assert c.get("/api/health").json()["tasks"] == ["ss8"]
+        for query in ("format=netsurfp", "format=json&format=netsurfp"):
+            r = c.post(f"/api/predict?{query}", content=f">u\n{UBIQUITIN}\n")
+            assert (r.status_code, r.headers["content-type"]) == (400, "application/json"), r.text
+            assert r.json() == {"error": format_problem("netsurfp", ("ss8",))} and "\n" not in r.json()["error"]
+            assert "needs a model that predicts rsa, angles, disorder" in r.json()["error"]
+        assert c.app.state.batcher.requests == 0  # refused before the model ran
+
+
+def test_a_multi_task_model_answers_its_values_and_the_netsurfp_format(multi_task_ckpt):
+    from ss_predict.prediction.renderers import NETSURFP_HEADER
+    multi = ss_predict.Predictor(model=str(multi_task_ckpt), device="cpu")
+    with serving(multi) as c:
+        assert c.get("/api/health").json()["tasks"] == ["ss8", "rsa", "angles", "disorder"]
+        assert all(f["available"] for f in c.get("/api/formats").json())
+        rec = c.post("/api/predict", content=f">u\n{UBIQUITIN}\n").json()[0]
+        for key in ("rsa", "asa", "phi", "psi", "disorder"):
+            assert len(rec[key]) == len(UBIQUITIN) and all(isinstance(v, float) for v in rec[key]), key
+        assert all(0 <= v <= 1 for v in rec["rsa"] + rec["disorder"])
+        assert all(-180 <= v <= 180 for v in rec["phi"] + rec["psi"])
+        r = c.post("/api/predict?format=netsurfp", content=f">u\n{UBIQUITIN}\n>t\nNLYIQWLKDGGPSSGRPPPS\n")
+        assert r.status_code == 200 and r.headers["content-type"] == "text/csv; charset=utf-8"
+        lines = r.text.splitlines()
+        assert lines[0] + "\n" == NETSURFP_HEADER and len(lines) == 1 + len(UBIQUITIN) + 20
+        assert lines[1].startswith(">u,M,1,") and lines[-1].startswith(">t,S,20,")
+        both = c.post("/api/predict?format=json&format=netsurfp", content=f">u\n{UBIQUITIN}\n").json()
+        assert json.loads(both["json"])[0]["rsa"] == rec["rsa"] and both["netsurfp"].startswith(NETSURFP_HEADER)
+
+
 def test_dna_is_refused_without_advice_about_options_the_server_lacks(predictor, tmp_path, capsys):
     dna = tmp_path / "dna.fasta"
     dna.write_text(">gene\n" + "ACGTTGCA" * 5 + "\n")
@@ -636,24 +678,30 @@ def test_sigterm_finishes_the_requests_in_flight_and_exits_0(cb513):
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                    reason="the browser test needs Debian's chromium and chromium-driver (apt-get install chromium "
-                           "chromium-driver)")
-def test_the_page_in_headless_chromium(tmp_path):
+def chrome(tmp_path):
+    """A headless Chromium driven by selenium (the caller quits it)."""
     webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium")
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
-
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1100,900",
                  f"--user-data-dir={tmp_path / 'profile'}"):
         opts.add_argument(flag)
+    return webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=opts)
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                    reason="the browser test needs Debian's chromium and chromium-driver (apt-get install chromium "
+                           "chromium-driver)")
+def test_the_page_in_headless_chromium(tmp_path):
+    pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
     with server_process() as (proc, url):
         want = httpx.post(f"{url}/api/predict", content=f">query\n{UBIQUITIN}\n").json()[0]
-        driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=opts)
+        driver = chrome(tmp_path)
         try:
             driver.get(f"{url}/")
             wait = WebDriverWait(driver, 60)
@@ -668,6 +716,8 @@ def test_the_page_in_headless_chromium(tmp_path):
             for fmt in ("ss2", "horiz", "json") + (("svg",) if has_matplotlib() else ()):
                 a = driver.find_element(By.ID, f"dl-{fmt}")
                 assert a.get_attribute("href").startswith("blob:") and a.get_attribute("download") == f"query.{fmt}"
+            assert not driver.find_elements(By.ID, "dl-netsurfp")  # not offered: this model lacks its tasks
+            assert not driver.find_elements(By.CSS_SELECTOR, "details.values")  # no values beside structure
             # one request, one prediction for the page (the other was this test's own)
             assert httpx.get(f"{url}/api/health").json()["served"]["requests"] == 2
             if has_matplotlib():
@@ -690,3 +740,43 @@ def test_the_page_in_headless_chromium(tmp_path):
         finally:
             driver.quit()
     assert (tmp_path / "page.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                    reason="the browser test needs Debian's chromium and chromium-driver (apt-get install chromium "
+                           "chromium-driver)")
+def test_the_page_shows_a_multi_task_models_values(tmp_path, multi_task_ckpt):
+    pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with server_process("--model", str(multi_task_ckpt)) as (proc, url):
+        want = httpx.post(f"{url}/api/predict", content=f">query\n{UBIQUITIN}\n").json()[0]
+        driver = chrome(tmp_path)
+        try:
+            driver.get(f"{url}/")
+            wait = WebDriverWait(driver, 60)
+            wait.until(lambda d: "model mt.pt" in d.find_element(By.ID, "about").text)
+            driver.find_element(By.ID, "sequences").send_keys(UBIQUITIN)
+            driver.find_element(By.ID, "submit").click()
+            record = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".record")))
+            exposed = round(100 * sum(v >= 0.25 for v in want["rsa"]) / len(UBIQUITIN))
+            assert f"exposed {exposed}%" in record.find_element(By.CLASS_NAME, "meta").text
+            assert driver.find_element(By.ID, "dl-netsurfp").get_attribute("download") == "query.netsurfp"
+            if has_matplotlib():  # the cartoon with its accessibility and disorder tracks
+                assert record.find_elements(By.CSS_SELECTOR, ".cartoon svg g[id='row1-rsa-line']")
+            record.find_element(By.CSS_SELECTOR, "details.values summary").click()
+            rows = wait.until(lambda d: record.find_elements(By.CSS_SELECTOR, "details.values tr"))
+            head = [th.text for th in rows[0].find_elements(By.TAG_NAME, "th")]
+            assert head == ["#", "residue", "SS8", "SS3", "RSA", "ASA (\u00c5\u00b2)", "phi (\u00b0)", "psi (\u00b0)",
+                            "disorder"]
+            assert len(rows) == 1 + len(UBIQUITIN)
+            first = [td.text for td in rows[1].find_elements(By.TAG_NAME, "td")]
+            assert first[:4] == ["1", "M", want["ss8"][0], want["ss3"][0]]
+            for text, (k, d) in zip(first[4:], (("rsa", 3), ("asa", 1), ("phi", 1), ("psi", 1), ("disorder", 3))):
+                assert len(text.split(".")[1]) == d and abs(float(text) - want[k][0]) <= 0.51 * 10 ** -d, (k, text)
+            driver.save_screenshot(str(tmp_path / "page.png"))
+            assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        finally:
+            driver.quit()

@@ -1,6 +1,8 @@
-"""The ASGI app of ss-serve (FastAPI): POST /api/predict, GET /api/health, GET /api/formats (the formats it
-offers: those the registry marks served), GET / (the page); the OpenAPI schema at /openapi.json, its docs at
-/docs and /redoc. Every error a client sees is JSON {"error": "one line"}."""
+"""The ASGI app of ss-serve (FastAPI): POST /api/predict, GET /api/health (with the model's tasks), GET
+/api/formats (the formats it offers: those the registry marks served, each with the tasks it needs and whether
+this server's model can write it), GET / (the page); the OpenAPI schema at /openapi.json, its docs at /docs and
+/redoc. Every error a client sees is JSON {"error": "one line"}; a format the model cannot write (netsurfp from
+an SS-only model) is a 400 before predicting."""
 from __future__ import annotations
 
 import asyncio
@@ -29,7 +31,7 @@ from ..api import SOURCE
 from ..data.formats.fasta import FastaRecords
 from ..errors import FormatError, NucleotideError, OutOfMemory, UserError
 from ..prediction import pictures
-from ..prediction.renderers import FORMATS, render
+from ..prediction.renderers import FORMATS, format_problem, render
 from .batcher import Batcher, QueueFull
 from .limits import Limits
 
@@ -195,7 +197,8 @@ PREDICT_BODY = {"required": True, "content": {
                          "example": {"sequences": {"ubiquitin": UBIQUITIN}}},
     "text/plain": {"schema": {"type": "string"}, "example": f">ubiquitin\n{UBIQUITIN}\n"}}}
 ERRORS = {s: {"model": ErrorBody, "description": d} for s, d in {
-    400: "unreadable JSON, or format svg on a server without matplotlib",
+    400: "unreadable JSON, format svg on a server without matplotlib, or a format this server's model cannot "
+         "write (netsurfp needs a multi-task model: see GET /api/formats)",
     408: "the body did not arrive within the time limit",
     413: "body or residues over the limit (format svg: a lower limit)",
     415: "a form upload", 422: "an invalid sequence (the message names record and position)",
@@ -271,6 +274,9 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limits.timeout
         body = await read_body(request, limits.max_body, limits.timeout)
+        for f in formats:  # (after the body: a client that sends it before it reads reads this answer)
+            if why := format_problem(f, predictor.tasks):
+                raise ApiError(400, why)
         proteins = await run_in_threadpool(lambda: predictor.read(sequences_of(
             body, request.headers.get("content-type", ""))))
         residues = sum(len(p.sequence) for p in proteins)
@@ -307,7 +313,8 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
 
     @app.get("/api/health", summary="Model, version, queue")
     async def health():
-        return {"status": "ok", "model": model_label(predictor.model), "version": __version__,
+        return {"status": "ok", "model": model_label(predictor.model), "tasks": list(predictor.tasks),
+                "version": __version__,
                 "device": str(predictor.device), "queue_depth": batcher.depth,
                 "queued_residues": batcher.queued_residues,
                 "served": {"accepted": batcher.accepted, "requests": batcher.requests, "runs": batcher.runs,
@@ -316,7 +323,10 @@ def create_app(predictor, limits: Limits = Limits()) -> FastAPI:
 
     @app.get("/api/formats", summary="The formats offered (the page's download menu)")
     async def formats():
-        return [{"name": f.name, "extension": f.extension, "kind": f.kind, "media": f.media} for f in SERVED.values()]
+        """Each served format; `needs`: the model tasks it cannot be written without, `available`: whether this
+        server's model has them (else a request for it is a 400)."""
+        return [{"name": f.name, "extension": f.extension, "kind": f.kind, "media": f.media, "needs": list(f.needs),
+                 "available": format_problem(f.name, predictor.tasks) is None} for f in SERVED.values()]
 
     @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     async def index():
