@@ -36,10 +36,11 @@ class Format:
     stacks: bool = True
     binary: bool = False
     needs: tuple = ()
+    suffix: str = ""  # the file-name extension where it is not the format's name
 
     @property
     def extension(self) -> str:
-        return self.name
+        return self.suffix or self.name
 
 
 _PSIPRED_ORDER = [SS3.index(s) for s in "CHE"]  # ss2 columns: P(C), P(H), P(E)
@@ -240,7 +241,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (  # the registry, in the order
     Format("jsonl", "text", lambda p, i, several: _json(p) + "\n"),
     Format("csv", "text", lambda p, i, several: (csv_header(p) if i == 0 else "") + csv_rows(p)),
     Format("netsurfp", "text", lambda p, i, several: (NETSURFP_HEADER if i == 0 else "") + netsurfp_rows(p),
-           media="text/csv; charset=utf-8", served=True, needs=("rsa", "angles", "disorder")),
+           media="text/csv; charset=utf-8", served=True, needs=("rsa", "angles", "disorder"),
+           suffix="csv"),
     Format("parquet", "table", parquet_table, binary=True),
     Format("svg", "picture", pictures.svg, media="image/svg+xml", served=True),
     Format("png", "picture", pictures.png, media="image/png", stacks=False, binary=True),
