@@ -71,16 +71,16 @@ TINY = ["model=phd", "data=tiny", "trainer=tiny", "trainer.max_epochs=1", "train
 TINY_KWARGS = {"channels": 8, "dilations": [1, 2], "repeats": 1}
 
 
-def tiny_checkpoint(path: Path, features: str = "onehot", sharpen: float = 1.0, **save) -> Path:
+def tiny_checkpoint(path: Path, features: str = "onehot", sharpen: float = 1.0, tasks=("ss8",), **save) -> Path:
     """A random 8-channel dilated_cnn (seed 0, weights times `sharpen`) saved as a checkpoint: the cheapest
-    model every command loads."""
+    model every command loads. `tasks` (models.base.TASKS): what it predicts, ss8 alone by default."""
     import torch
 
     from ss_predict.checkpoint.format import save_checkpoint
     from ss_predict.data.features import spec_dict
     from ss_predict.models import create_model
     torch.manual_seed(0)
-    m = create_model("dilated_cnn", spec_dict(features)["n_features"], **TINY_KWARGS)
+    m = create_model("dilated_cnn", spec_dict(features)["n_features"], tasks=tasks, **TINY_KWARGS)
     with torch.no_grad():
         for prm in m.parameters():
             prm.mul_(sharpen)
@@ -149,6 +149,12 @@ def fasta(tmp_path) -> Path:
 def tiny_ckpt(tmp_path) -> Path:
     """tiny_checkpoint() as tmp_path/runA/best.pt."""
     return tiny_checkpoint(tmp_path / "runA" / "best.pt")
+
+
+@pytest.fixture
+def tiny_mt_ckpt(tmp_path) -> Path:
+    """tiny_checkpoint() predicting every task (ss8, rsa, angles, disorder) as tmp_path/runMT/best.pt."""
+    return tiny_checkpoint(tmp_path / "runMT" / "best.pt", tasks=("ss8", "rsa", "angles", "disorder"))
 
 
 @pytest.fixture(scope="session")
