@@ -190,3 +190,24 @@ def test_sigterm_during_training_saves_last_pt(tmp_path):
     run = tmp_path / "runs" / "phd_s0"
     assert load_checkpoint(run / "last.pt")["metrics"] == {"interrupted": True}
     assert not [f for f in run.iterdir() if f.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("override, words", [
+    ("tasks=[ss8,disorder]", ["no disorder labels", "BC40_MSA_30.txt"]),  # data=tiny: structure labels only
+    ("tasks=[ss8,rsa]", ["no rsa labels"]),
+    ("tasks=[rsa]", ["must include ss8"]),
+    ("tasks=[ss8,foo]", ["unknown task 'foo'"]),
+    ("tasks=ss9", ["unknown task 'ss9'"]),
+])
+def test_tasks_the_run_cannot_learn_are_one_line_and_nothing_made(cwd, out_dir, capsys, override, words):
+    err = error_of(train_main, capsys, *TINY, override)
+    assert all(w in err for w in words), err
+    assert not out_dir.exists() and list(cwd.iterdir()) == []
+
+
+@pytest.mark.data("tiny")
+def test_a_classical_model_with_tasks_is_one_line_and_nothing_made(cwd, out_dir, capsys):
+    err = error_of(train_main, capsys, *TINY, "model=gnb", "tasks=[ss8,rsa]", "data.train.path="
+                   "${paths.data_root}/cmbi_dssp_chains/dssp_sample", "data.train.format=dssp", "~data.train.limit")
+    assert "model 'gnb' predicts secondary structure only" in err and "tasks=['ss8', 'rsa']" in err
+    assert not out_dir.exists() and list(cwd.iterdir()) == []
