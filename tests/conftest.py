@@ -154,6 +154,12 @@ def tiny_ckpt(tmp_path) -> Path:
     return tiny_checkpoint(tmp_path / "runA" / "best.pt")
 
 
+@pytest.fixture
+def tiny_mt_ckpt(tmp_path) -> Path:
+    """tiny_checkpoint() predicting every task (ss8, rsa, angles, disorder) as tmp_path/runMT/best.pt."""
+    return tiny_checkpoint(tmp_path / "runMT" / "best.pt", tasks=("ss8", "rsa", "angles", "disorder"))
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """The run folder of one real one-epoch TINY training (best.pt, last.pt with its train_state), made once per

@@ -51,6 +51,9 @@ def _damaged(path, edit):
     (lambda c: c["state_dict"].update({1: torch.zeros(2)}), "has the key 1"),
     (lambda c: c.update(state_dict={}), "missing stem.weight"),
     (lambda c: c["state_dict"].update({"extra.weight": torch.zeros(2)}), "unexpected extra.weight"),
+    (lambda c: c.update(tasks=["rsa"]), "field 'tasks' is"),  # no ss8
+    (lambda c: c.update(tasks=["ss8", "colour"]), "field 'tasks' is"),
+    (lambda c: c.update(tasks=["ss8", "rsa"]), "checkpoint weights do not fit model"),  # heads it has no weights for
 ])
 def test_damaged_checkpoint_is_one_line_in_predict_and_eval(tmp_path, cwd, out_dir, capsys, damage, words):
     bad = _damaged(tmp_path / "bad.pt", damage)
@@ -202,3 +205,46 @@ def test_bundled_model_is_really_trained(data_root):
                         torch.device("cpu"), 32768)["casp12"]
     assert res["residues_scored"] == 12442
     assert res["q3"] > 68 and res["q8"] > 52
+
+
+def test_an_ss_only_checkpoint_is_the_eight_state_model_it_was(tiny_ckpt, tmp_path, capsys):
+    """An SS-only checkpoint records tasks [ss8] (or, written before tasks existed, nothing), builds a model of 8
+    outputs, and predicts the same with or without the field."""
+    from ss_predict.checkpoint.loading import build_model
+    from ss_predict.prediction.predictor import Predictor
+    ck = torch.load(tiny_ckpt, weights_only=True)
+    assert ck.get("tasks", ["ss8"]) == ["ss8"]
+    model = build_model(ck)
+    assert model.tasks == ("ss8",) and model.n_outputs == 8
+    assert model(torch.zeros(1, 5, 21), torch.ones(1, 5, dtype=torch.bool)).shape == (1, 5, 8)
+    old = dict(ck)
+    old.pop("tasks", None)
+    torch.save(old, tmp_path / "old.pt")
+    a, b = Predictor(str(tiny_ckpt), device="cpu"), Predictor(str(tmp_path / "old.pt"), device="cpu")
+    assert a.tasks == b.tasks == ("ss8",)
+    pa, pb = a.predict(["MKVLAAGIVGLLLAAHSEEVKKLLEEAG"])[0], b.predict(["MKVLAAGIVGLLLAAHSEEVKKLLEEAG"])[0]
+    assert pa.p8.tobytes() == pb.p8.tobytes() and pa.tasks == pb.tasks == []
+    assert pa.rsa is None and pa.phi is None and pa.psi is None and pa.disorder is None and pa.asa is None
+
+
+def test_a_multitask_checkpoint_records_and_rebuilds_its_heads(tiny_mt_ckpt):
+    from ss_predict.checkpoint.loading import build_model
+    from ss_predict.prediction.predictor import Predictor
+    ck = load_checkpoint(tiny_mt_ckpt)
+    assert ck["tasks"] == ["ss8", "rsa", "angles", "disorder"]
+    model = build_model(ck)
+    assert model.n_outputs == 8 + 1 + 4 + 1
+    parts = model.split(model(torch.zeros(1, 5, 21), torch.ones(1, 5, dtype=torch.bool)))
+    assert {k: tuple(v.shape) for k, v in parts.items()} == {"ss8": (1, 5, 8), "rsa": (1, 5), "angles": (1, 5, 4),
+                                                             "disorder": (1, 5)}
+    pred = Predictor(str(tiny_mt_ckpt), device="cpu").predict(["MKVLAAGIVGLLLAAHSEEVKKLLEEAG"])[0]
+    assert pred.tasks == ["rsa", "asa", "phi", "psi", "disorder"]
+    assert ((0 <= pred.rsa) & (pred.rsa <= 1)).all() and ((0 <= pred.disorder) & (pred.disorder <= 1)).all()
+    assert (abs(pred.phi) <= 180).all() and (abs(pred.psi) <= 180).all()
+
+
+def test_models_of_different_tasks_are_not_averaged(tiny_ckpt, tiny_mt_ckpt, capsys):
+    err = error_of(predict_main, capsys, str(FIX / "3VOP_A.fasta"), "-m", f"{tiny_ckpt},{tiny_mt_ckpt}")
+    assert "predict different tasks" in err
+    with pytest.raises(UserError, match="predict different tasks"):
+        save_ensemble(tiny_ckpt.parent / "ens.pt", [tiny_ckpt, tiny_mt_ckpt])

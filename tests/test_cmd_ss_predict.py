@@ -372,3 +372,71 @@ def test_out_of_memory_is_one_line(cwd, capsys, monkeypatch, tiny_ckpt, where, e
     words = ("out of memory", "record 'r1'", "--max-tokens") if where == "forward" else ("out of memory",)
     refused(run_cli(predict_main, capsys, "in.fasta", "-m", str(tiny_ckpt), "-o", "out.ss2"), *words)
     assert sorted(p.name for p in cwd.iterdir()) == ["in.fasta"]
+
+
+# the columns and keys of an SS-only model's outputs before the task heads (issue #33): they must not change
+OLD_CSV_HEADER = ("id,position,residue,ss8,ss3,p8_C,p8_B,p8_E,p8_G,p8_I,p8_H,p8_S,p8_T,p3_H,p3_E,p3_C")
+OLD_JSON_KEYS = ["id", "sequence", "ss8", "ss3", "p8", "p3", "states8", "states3"]
+NETSURFP3_HEADER = ("id, seq, n, rsa, asa, q3, p[q3_H], p[q3_E], p[q3_C], q8, p[q8_G], p[q8_H], p[q8_I], p[q8_B], "
+                    "p[q8_E], p[q8_S], p[q8_T], p[q8_C], phi, psi, disorder")  # NetSurfP-3.0's client, verbatim
+
+
+def test_an_ss_only_model_writes_the_columns_it_always_wrote(fasta, tiny_ckpt, tmp_path):
+    """No rsa / asa / phi / psi / disorder column or key appears for a model without those tasks."""
+    import pyarrow.parquet as pq
+    r = run(str(fasta), "-m", str(tiny_ckpt), "-f", "csv")
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.splitlines()
+    assert rows[0] == OLD_CSV_HEADER and all(len(row.split(",")) == 16 for row in rows)
+    for fmt in ("json", "jsonl"):
+        r = run(str(fasta), "-m", str(tiny_ckpt), "-f", fmt)
+        recs = json.loads(r.stdout) if fmt == "json" else [json.loads(ln) for ln in r.stdout.splitlines()]
+        assert len(recs) == 3 and all(list(rec) == OLD_JSON_KEYS for rec in recs)
+    assert run(str(fasta), "-m", str(tiny_ckpt), "-f", "parquet", "-o", str(tmp_path / "o.parquet")).returncode == 0
+    assert pq.read_schema(tmp_path / "o.parquet").names == OLD_CSV_HEADER.split(",")
+
+
+def test_a_multitask_model_adds_its_values_to_csv_json_and_parquet(fasta, tiny_mt_ckpt, tmp_path):
+    import pyarrow.parquet as pq
+    more = ["rsa", "asa", "phi", "psi", "disorder"]
+    r = run(str(fasta), "-m", str(tiny_mt_ckpt), "-f", "csv")
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.splitlines()
+    assert rows[0] == ",".join([OLD_CSV_HEADER, *more]) and len(rows) == 1 + 33 + 43 + 4
+    recs = json.loads(run(str(fasta), "-m", str(tiny_mt_ckpt), "-f", "json").stdout)
+    for rec in recs:
+        assert list(rec) == OLD_JSON_KEYS[:6] + more + OLD_JSON_KEYS[6:]
+        assert all(len(rec[k]) == len(rec["sequence"]) for k in more)
+    assert run(str(fasta), "-m", str(tiny_mt_ckpt), "-f", "parquet", "-o", str(tmp_path / "o.parquet")).returncode == 0
+    assert pq.read_schema(tmp_path / "o.parquet").names == OLD_CSV_HEADER.split(",") + more
+
+
+def test_netsurfp_format_is_netsurfp3_csv_one_row_per_residue(fasta, tiny_mt_ckpt, tmp_path):
+    out = tmp_path / "o.csv"
+    r = run(str(fasta), "-m", str(tiny_mt_ckpt), "-f", "netsurfp", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == NETSURFP3_HEADER
+    rows = [ln.split(",") for ln in lines[1:]]
+    assert len(rows) == 33 + 43 + 4  # every residue of every record, one header
+    assert all(len(row) == 21 for row in rows)
+    seqs = {"p1": "MKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK", "p2": "GSHMSEQLTEEQIAEFKEAFSLFDKDGDGTITTKELGTVMRSL",
+            "p3": "ACDW"}
+    for rid, seq in seqs.items():
+        mine = [row for row in rows if row[0].split()[0] == f">{rid}"]
+        assert "".join(row[1] for row in mine) == seq and [int(row[2]) for row in mine] == list(range(1, len(seq) + 1))
+    for row in rows:
+        rsa, asa, phi, psi, dis = map(float, (row[3], row[4], row[18], row[19], row[20]))
+        assert 0 <= rsa <= 1 and asa >= 0 and -180 <= phi <= 180 and -180 <= psi <= 180 and 0 <= dis <= 1
+        assert row[5] in "HEC" and row[9] in "GHIBESTC"
+        assert abs(sum(map(float, row[6:9])) - 1) < 1e-3 and abs(sum(map(float, row[10:18])) - 1) < 1e-3
+
+
+def test_netsurfp_format_of_an_ss_only_model_is_one_line_and_writes_nothing(fasta, tiny_ckpt, tmp_path):
+    out = tmp_path / "o.csv"
+    r = run(str(fasta), "-m", str(tiny_ckpt), "-f", "netsurfp", "-o", str(out))
+    refused(r, "netsurfp", "rsa")
+    assert r.stdout == "" and not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.fasta", "runA"]
+    r = run(str(fasta), "-f", "netsurfp")  # the bundled SS-only default
+    refused(r, "netsurfp")
+    assert r.stdout == ""

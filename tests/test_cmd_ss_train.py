@@ -190,3 +190,69 @@ def test_sigterm_during_training_saves_last_pt(tmp_path):
     run = tmp_path / "runs" / "phd_s0"
     assert load_checkpoint(run / "last.pt")["metrics"] == {"interrupted": True}
     assert not [f for f in run.iterdir() if f.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("override, words", [
+    ("tasks=[ss8,disorder]", ["no disorder labels", "BC40_MSA_30.txt"]),  # data=tiny: structure labels only
+    ("tasks=[ss8,rsa]", ["no rsa labels"]),
+    ("tasks=[rsa]", ["must include ss8"]),
+    ("tasks=[ss8,foo]", ["unknown task 'foo'"]),
+    ("tasks=ss9", ["unknown task 'ss9'"]),
+])
+def test_tasks_the_run_cannot_learn_are_one_line_and_nothing_made(cwd, out_dir, capsys, override, words):
+    err = error_of(train_main, capsys, *TINY, override)
+    assert all(w in err for w in words), err
+    assert not out_dir.exists() and list(cwd.iterdir()) == []
+
+
+@pytest.mark.data("tiny")
+def test_a_classical_model_with_tasks_is_one_line_and_nothing_made(cwd, out_dir, capsys):
+    err = error_of(train_main, capsys, *TINY, "model=gnb", "tasks=[ss8,rsa]", "data.train.path="
+                   "${paths.data_root}/cmbi_dssp_chains/dssp_sample", "data.train.format=dssp", "~data.train.limit")
+    assert "model 'gnb' predicts secondary structure only" in err and "tasks=['ss8', 'rsa']" in err
+    assert not out_dir.exists() and list(cwd.iterdir()) == []
+
+
+@pytest.mark.data("tiny", "cmbi_dssp")
+def test_a_multitask_run_on_dssp_chains_learns_its_tasks_and_ss_eval_scores_them(cwd, out_dir, tmp_path, capsys,
+                                                                                 data_root):
+    """tasks=[ss8,rsa,angles] on real DSSP chains: the checkpoint records the tasks, its validation metrics have the
+    task scores, it predicts RSA and angles (no disorder: not asked for), and ss-eval prints the task table."""
+    import json
+
+    import numpy as np
+
+    from ss_predict.cli import eval_main
+    from ss_predict.prediction.predictor import Predictor
+    dssp = "${paths.data_root}/cmbi_dssp_chains/dssp_sample"
+    data = [f"data.train.path={dssp}", "data.train.format=dssp", "~data.train.limit",
+            f"data.valid.path={dssp}/153L.dssp", "data.valid.format=dssp", "~data.valid.limit"]
+    code, out, err = run_cli(train_main, capsys, *TINY, "tasks=[ss8,rsa,angles]", "name=mt", *data)
+    assert code == 0, err
+    assert "RSA PCC" in out and "phi MAE" in out and "disorder" not in out
+    ck = load_checkpoint(out_dir / "runs" / "mt" / "best.pt")
+    assert ck["tasks"] == ["ss8", "rsa", "angles"]
+    assert {"rsa_pcc", "exposure_acc", "phi_mae", "psi_mae"} <= set(ck["metrics"])
+    assert np.isfinite(ck["metrics"]["rsa_pcc"]) and 0 <= ck["metrics"]["phi_mae"] <= 180
+    pred = Predictor(str(out_dir / "runs" / "mt" / "best.pt"), device="cpu").predict(["MKVLAAGIVGLLLAAHSEEVKKLLEE"])[0]
+    assert pred.tasks == ["rsa", "asa", "phi", "psi"] and pred.disorder is None
+    assert ((0 <= pred.rsa) & (pred.rsa <= 1)).all() and (np.abs(pred.phi) <= 180).all()
+    report = tmp_path / "eval.json"
+    code, out, err = run_cli(eval_main, capsys, f"checkpoint={out_dir / 'runs' / 'mt' / 'best.pt'}", "data=casp12",
+                             f"+data.dssp={{format: dssp, path: '{dssp}'}}", f"output={report}", "device=cpu")
+    assert code == 0, err
+    lines = out.splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.startswith("set") and "RSA PCC" in ln)
+    assert "phi MAE" in lines[head] and "dis AUC" in lines[head]
+    rows = {ln.split()[0]: ln.split()[1:] for ln in lines[head + 2:] if ln.strip()}
+    assert rows["casp12"] == ["-"] * 7  # no such labels: dashes, never a made-up number
+    assert rows["dssp"][0] != "-" and rows["dssp"][3] != "-" and rows["dssp"][5:] == ["-", "-"]  # no disorder task
+    res = json.loads(report.read_text())
+    assert res["tasks"] == ["ss8", "rsa", "angles"]
+    t = res["results"]["dssp"]["tasks"]
+    from ss_predict.data.formats.dssp import read_dssp
+    chains = read_dssp(data_root / "cmbi_dssp_chains" / "dssp_sample")
+    assert t["rsa_residues"] == sum(int((~np.isnan(p.rsa)).sum()) for p in chains)
+    assert t["phi_residues"] == sum(int((~np.isnan(p.phi)).sum()) for p in chains)
+    assert -1 <= t["rsa_pcc"] <= 1 and 0 <= t["phi_mae"] <= 180 and "disorder_auc" not in t
+    assert res["results"]["casp12"]["tasks"] == {}

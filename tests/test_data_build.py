@@ -232,3 +232,54 @@ def test_independent_audit_script_finds_the_real_pairs_and_refuses_bad_arguments
     for bad in ([str(train), "ts115"], [str(tmp_path / "none.fasta"), f"ts115={ts115}"]):
         r = subprocess.run([*script, *bad], capture_output=True, text=True)
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.data("cb513", "pisces25_valid", "cmbi_dssp")
+def test_test_split_holds_out_dssp_clusters_clean_of_every_other_chain(data_root, tmp_path, out_dir):
+    """test_split: test chains only from the named pools, whole clusters; every other chain homologous to a test
+    chain removed (here: each DSSP chain planted inside a chain four times as long, too little of it to cluster
+    with it, yet homologous by the audit's criteria), counted in the manifest; the labels reach the processed set."""
+    from ss_predict.data.formats.dssp import read_dssp
+    rng = np.random.default_rng(3)
+    dssp = read_dssp(data_root / "cmbi_dssp_chains/dssp_sample")
+    seen, lines = set(), []
+    for p in read_any(data_root / "lift_ss_testsets/PISCES_25_valid.txt")[:30]:
+        lines += [f">{p.id}", p.sequence, "L" * len(p)]
+    for p in dssp:
+        if p.sequence not in seen:
+            seen.add(p.sequence)
+            tail = "".join(rng.choice(list(AMINO_ACIDS), 3 * len(p)))
+            planted = tail[:len(tail) // 2] + p.sequence + tail[len(tail) // 2:]
+            lines += [f">tag_{p.id}", planted, "C" * len(planted)]
+    (tmp_path / "pool.txt").write_text("\n".join(lines) + "\n")
+    cfg = _cfg(tmp_path / "pool.txt", tmp_path / "out", [
+        f"+sources.dssp={{format: dssp, path: '{data_root}/cmbi_dssp_chains/dssp_sample'}}",
+        "test_split.pools=[dssp]", "test_split.fraction=0.5"])
+    m = build(cfg)
+    recs = read_processed(cfg.output)
+    by = {s: {p.id: p for p in recs if p.extras["split"] == s} for s in ("train", "valid", "test")}
+    test = by["test"]
+    assert len(test) >= 3 and all(p.extras["source"] == "dssp" for p in test.values())
+    # no train / valid chain homologous to a test chain, checked again with the audit's tools and criteria
+    rest = {k: p.sequence for s in ("train", "valid") for k, p in by[s].items()}
+    assert rest and homologous_pairs(rest, {k: p.sequence for k, p in test.items()}, [MMseqs(), Blast()]) == []
+    # ... which took removing the planted copies of the test chains, and only those
+    # (a planted copy can go earlier, as a CB513 homologue: the build's e-value 1.0 lets its random part hit one)
+    removed = {r["id"]: r["test_chain"] for r in m["removed_test_neighbours"]}
+    benchmark = {r["id"] for r in m["removed"]}
+    assert all(removed.get(f"tag_{k}") == k or f"tag_{k}" in benchmark for k in test)
+    assert len(removed) >= 3 and set(removed.values()) <= set(test) and not set(removed) & set(rest)
+    assert m["counts"]["test_chains"] == len(test) and m["sources"]["dssp"]["test_chains"] == len(test)
+    assert m["sources"]["pool"]["test_chains"] == 0 and m["counts"]["removed_test_neighbours"] == len(removed)
+    assert m["counts"]["test_residues"] == sum(len(p) for p in test.values())
+    assert m["test_split"]["pools"] == ["dssp"] and m["test_split"]["fraction"] == 0.5
+    # the DSSP labels survive into the processed set, for test and training chains alike; the pool has none
+    orig = {p.id: p for p in dssp}
+    dssp_kept = [p for s in by.values() for p in s.values() if p.extras["source"] == "dssp"]
+    assert len(dssp_kept) > len(test)
+    for p in dssp_kept:
+        o = orig[p.id]
+        np.testing.assert_allclose(p.rsa, o.rsa, atol=5e-5, equal_nan=True)
+        np.testing.assert_allclose(p.phi, o.phi, atol=1e-4, equal_nan=True)
+        np.testing.assert_allclose(p.psi, o.psi, atol=1e-4, equal_nan=True)
+    assert all(p.rsa is None and p.phi is None for s in by.values() for p in s.values() if p.extras["source"] == "pool")

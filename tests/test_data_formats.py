@@ -271,3 +271,91 @@ def test_nucleotide_threshold():
     assert not refused("ACGT" * 4 + "ACG")  # 19 letters: too short to tell
     assert refused("ACGT" * 9 + "KL" * 2) and not refused("ACGT" * 8 + "KLMP")  # 90% vs 88.9%
     assert not refused("MKVLAAGIVGLLLAAHSEEVKKLLEEAGIDTSK")
+
+
+@pytest.mark.data("scratch1d")
+def test_scratch_exposure_is_accpro_letters(data_root):
+    """ACCpro.dssp ('e' exposed at >= 25% RSA, '-' buried) -> exposed 1 / 0, record by record."""
+    sc = read_any(data_root / "scratch1d_sspro8")
+    acc = (data_root / "scratch1d_sspro8" / "ACCpro.dssp").read_text().splitlines()
+    assert acc[0] == ">pdb,4gvp,A,#1" and acc[1].startswith("e-e------eeee")
+    first = sc[0]
+    assert first.id == "4gvp_A" and first.exposed.dtype == np.int8 and len(first.exposed) == len(first)
+    assert first.exposed[:9].tolist() == [1, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert first.exposed.tolist() == [1 if c == "e" else 0 for c in acc[1]]
+    assert first.exposed.sum() == acc[1].count("e") == 99
+    assert sc[-1].exposed.tolist() == [1 if c == "e" else 0 for c in acc[-1]]  # the last record too: no shift
+    assert first.rsa is None and first.disorder is None and first.ss8 is not None  # nothing made up
+
+
+@pytest.mark.data("flip_train")
+def test_flip_mask_zeros_are_disorder(data_root):
+    """mask.fasta 0 (unresolved) -> disorder 1 and unscored structure; 1 -> disorder 0."""
+    flip = read_any(data_root / "flip_netsurfp2_3state")
+    mask = (data_root / "flip_netsurfp2_3state" / "mask.fasta").read_text().splitlines()
+    assert mask[0] == ">1es5-A" and mask[1].startswith("0011") and mask[1].count("0") == 2
+    p = next(r for r in flip if r.id == "1es5-A")
+    assert p.disorder.dtype == np.int8 and p.disorder[:4].tolist() == [1, 1, 0, 0] and p.disorder.sum() == 2
+    assert (p.ss3[:2] == UNSCORED).all() and (p.ss3[2:] >= 0).all()
+    # every record: disorder exactly where the mask says 0
+    masks = dict(zip((m[1:] for m in mask[0::2]), mask[1::2]))
+    assert sum(int(r.disorder.sum()) for r in flip) == sum(m.count("0") for m in masks.values()) == 186876
+    two = next(r for r in flip if r.id == mask[2][1:])
+    assert two.disorder.tolist() == [1 if c == "0" else 0 for c in mask[3]]
+
+
+@pytest.mark.data("cb513")
+def test_netsurfp_csv_disorder_column_is_disorder(data_root):
+    """The CSV's disorder column (0 = unresolved) -> disorder 1; cb513_mask only unscores structure, it is no
+    disorder label."""
+    import csv
+    path = data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv"
+    cb = read_any(path)
+    rows = list(csv.reader(open(path), skipinitialspace=True))[1:]
+    p = cb[16]  # CB513|16: 320 residues, disorder 0 at the first two, cb513_mask 0 on 234
+    assert p.id == "CB513|16" and rows[16][3].split()[:3] == ["0.0", "0.0", "1.0"]
+    assert p.disorder.dtype == np.int8 and np.flatnonzero(p.disorder).tolist() == [0, 1]
+    assert len(p) - p.n_scored == 234  # outside the CB513 segment: unscored, yet not disordered
+    assert cb[3].disorder.tolist() == [0] * 107 + [1]  # CB513|3: only its last residue unresolved
+    for p, row in zip(cb, rows):
+        assert p.disorder.tolist() == [0 if float(v) == 1.0 else 1 for v in row[3].split()], p.id
+    assert p.rsa is None and p.phi is None and p.exposed is None
+
+
+@pytest.mark.data("cmbi_dssp", "cb513", "scratch1d", "casp12")
+def test_processed_set_keeps_every_label(tmp_path, data_root):
+    """write -> read gives the labels back (RSA to 4 decimals, angles to 1, NaN / -1 where none); a chain with
+    structure only writes no label keys (SS-only sets keep their bytes) and reads back with none."""
+    import json
+
+    from ss_predict.data.formats.processed import read_processed, to_line, write_processed
+    dssp = read_any(data_root / "cmbi_dssp_chains/dssp_sample/1MWQ.dssp")[:1]  # an X: RSA NaN; ends: angles NaN
+    cb = read_any(data_root / "ps4_netsurfp_cb513_ts115/CB513_HHblits.csv")[16:17]  # disorder 1 and 0
+    sc = read_any(data_root / "scratch1d_sspro8")[:1]  # exposed
+    casp = read_any(data_root / "lift_ss_testsets/CASP12.txt")[:1]  # structure only
+    recs = dssp + cb + sc + casp
+    sc[0].exposed[3] = -1  # an unknown 2-state label
+    lines = [to_line(p, "pool", "train") for p in recs]
+    assert set(json.loads(lines[-1])) == {"id", "source", "split", "sequence", "ss8", "ss3"}
+    assert set(json.loads(lines[0])) - set(json.loads(lines[-1])) == {"rsa", "phi", "psi"}
+    assert set(json.loads(lines[1])) - set(json.loads(lines[-1])) == {"disorder"}
+    assert set(json.loads(lines[2])) - set(json.loads(lines[-1])) == {"exposed"}
+    write_processed(lines, tmp_path / "set.jsonl.gz")
+    back = read_processed(tmp_path / "set.jsonl.gz")
+    assert [p.id for p in back] == [p.id for p in recs]
+    for a, b in zip(recs, back):
+        np.testing.assert_array_equal(a.ss3, b.ss3)
+        for k, tol in (("rsa", 5e-5), ("phi", 1e-4), ("psi", 1e-4)):
+            if getattr(a, k) is None:
+                assert getattr(b, k) is None, (a.id, k)
+            else:
+                assert getattr(b, k).dtype == np.float32
+                np.testing.assert_array_equal(np.isnan(getattr(a, k)), np.isnan(getattr(b, k)))
+                np.testing.assert_allclose(getattr(b, k), getattr(a, k), atol=tol, err_msg=f"{a.id} {k}")
+        for k in ("exposed", "disorder"):
+            if getattr(a, k) is None:
+                assert getattr(b, k) is None, (a.id, k)
+            else:
+                assert getattr(b, k).dtype == np.int8
+                np.testing.assert_array_equal(getattr(a, k), getattr(b, k), err_msg=f"{a.id} {k}")
+    assert np.isnan(back[0].rsa[1]) and np.isnan(back[0].phi[0]) and back[2].exposed[3] == -1

@@ -86,3 +86,51 @@ def test_chains_txt_reads_as_three_line(cmbi):
     assert len(chains) == (cmbi / "chains.txt").read_text().count("\n>") + 1 and len(chains) > 3000
     assert sum(len(p) for p in chains) == sum(len(ln) for ln in (cmbi / "chains.txt").read_text().splitlines()[1::3])
     assert chains[0].id == "153LA"
+
+
+def test_rsa_and_angles_agree_with_the_file_by_hand(cmbi):
+    """RSA = ACC / Tien et al.'s theoretical maximum of the residue (capped at 1; none for X), PHI / PSI in
+    degrees, DSSP's 360.0 (chain ends) no angle: residues read off the files' text."""
+    nan = float("nan")
+    lys = read_dssp(cmbi / "dssp_sample" / "153L.dssp")[0]
+    # '    1    1 A R ...  137 ... 360.0 -73.2': first residue, no phi
+    # '    2    2 A T ...   19 ... -124.4   0.2'
+    # '    4    4 A a ...   54 ... -60.4 -25.9': a bridged cysteine (C, maximum 167)
+    # '  185  185 A Y ...   13 ... -88.7 360.0': last residue, no psi
+    for i, aa, acc, top, phi, psi in [(0, "R", 137, 274, nan, -73.2), (1, "T", 19, 172, -124.4, 0.2),
+                                      (3, "C", 54, 167, -60.4, -25.9), (184, "Y", 13, 263, -88.7, nan)]:
+        assert lys.sequence[i] == aa
+        assert lys.rsa[i] == pytest.approx(acc / top, abs=1e-6)
+        np.testing.assert_allclose([lys.phi[i], lys.psi[i]], [phi, psi], atol=1e-4, err_msg=f"residue {i + 1}")
+    assert lys.rsa.dtype == lys.phi.dtype == np.float32 and len(lys.rsa) == len(lys.phi) == len(lys.psi) == 185
+    assert lys.phi.tolist().count(360.0) == lys.psi.tolist().count(360.0) == 0
+    assert np.isnan(lys.phi).sum() == 1 and np.isnan(lys.psi).sum() == 1  # one chain, no breaks: its two ends
+    # '   85  187 A R ...  285': ACC above the maximum (274) caps at RSA 1
+    last = read_dssp(cmbi / "dssp_sample" / "1A1I.dssp")[0]
+    assert last.sequence[84] == "R" and last.extras["acc"][84] == 285 and last.rsa[84] == 1.0
+    assert np.nanmax(last.rsa) == 1.0
+    # '    2    1 A X ...   44 ... -71.1 149.8': an unknown residue has angles but no RSA
+    x = read_dssp(cmbi / "dssp_sample" / "1MWQ.dssp")[0]
+    assert x.sequence[1] == "X" and np.isnan(x.rsa[1]) and x.rsa[0] == pytest.approx(123 / 224, abs=1e-6)
+    np.testing.assert_allclose([x.phi[1], x.psi[1]], [-71.1, 149.8], atol=1e-4)
+
+
+def test_gzipped_dssp_reads_as_the_plain_file(cmbi, tmp_path):
+    """A .dssp.gz (alone, or in a folder) is detected as DSSP and gives the same records: ids without .gz,
+    sequence and every label. (CMBI's full folder is .dssp.gz files.)"""
+    import gzip
+    import shutil
+    folder = tmp_path / "gz"
+    folder.mkdir()
+    for name in ("153L.dssp", "1MWQ.dssp"):
+        with open(cmbi / "dssp_sample" / name, "rb") as src, gzip.open(folder / f"{name}.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    plain = read_dssp(cmbi / "dssp_sample" / "153L.dssp") + read_dssp(cmbi / "dssp_sample" / "1MWQ.dssp")
+    assert detect(folder) == detect(folder / "153L.dssp.gz") == detect(cmbi / "dssp") == "dssp"
+    for got in (read_any(folder / "153L.dssp.gz") + read_any(folder / "1MWQ.dssp.gz"), read_any(folder)):
+        assert [p.id for p in got] == [p.id for p in plain] == ["153L_A", "1MWQ_A", "1MWQ_B"]
+        for a, b in zip(plain, got):
+            assert a.sequence == b.sequence
+            for k in ("ss8", "rsa", "phi", "psi"):
+                np.testing.assert_array_equal(getattr(a, k), getattr(b, k), err_msg=f"{a.id} {k}")
+            np.testing.assert_array_equal(a.extras["acc"], b.extras["acc"])

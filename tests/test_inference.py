@@ -70,3 +70,33 @@ def test_out_of_memory_names_the_record(tiny_ckpt, monkeypatch, error):
     with pytest.raises(OutOfMemory, match=r"out of memory on cpu predicting record 'big one' \(500 residues\)"):
         predict_sets(predictor.models, data, predictor.device)
     assert is_out_of_memory(error) and not is_out_of_memory(RuntimeError("shape mismatch"))
+
+
+@pytest.mark.parametrize("tasks", [("ss8", "rsa", "angles", "disorder"), ("ss8", "angles")])
+def test_angles_come_back_through_sin_and_cos(tasks):
+    """Head outputs made from known angles (sin, cos at any scale) -> head_values -> task_values give the angles
+    back (mod 360, within 1e-3 degrees), near +-180 too, in the models' column order."""
+    from ss_predict.inference.engine import head_values, task_values
+    from ss_predict.evaluation.metrics import angle_error
+    phi = np.array([-180.0, -179.9995, -120.3, -90.0, -0.0004, 0.0, 45.0, 179.9995, 180.0, 359.5, -359.0, 90.0])
+    psi = np.array([179.9999, 180.0, -179.9999, 150.2, -45.0, 0.0004, 12.5, -0.5, 270.0, -180.0, 1.0, -90.0])
+    n = len(phi)
+    scale = np.linspace(0.2, 7.0, n)[:, None]  # a head need not give unit vectors
+    rad = np.deg2rad(np.stack([phi, psi], 1))
+    angles = np.stack([np.sin(rad[:, 0]), np.cos(rad[:, 0]), np.sin(rad[:, 1]), np.cos(rad[:, 1])], 1) * scale
+    parts = {"ss8": torch.randn(1, n, 8), "angles": torch.tensor(angles, dtype=torch.float32)[None]}
+    rsa_logit, dis_logit = torch.randn(1, n), torch.randn(1, n)
+    if "rsa" in tasks:
+        parts["rsa"], parts["disorder"] = rsa_logit, dis_logit
+    values = head_values(parts)[0].numpy()
+    assert values.shape == (n, 8 + sum({"rsa": 1, "angles": 4, "disorder": 1}[t] for t in tasks[1:]))
+    got = task_values(values, tasks)
+    assert set(got) == ({"rsa", "phi", "psi", "disorder"} if "rsa" in tasks else {"phi", "psi"})
+    assert angle_error(phi, got["phi"]).max() < 1e-3 and angle_error(psi, got["psi"]).max() < 1e-3
+    for ang in (got["phi"], got["psi"]):
+        assert (ang > -180 - 1e-3).all() and (ang <= 180).all()
+    # the 8 probabilities come first, untouched by the other columns
+    np.testing.assert_allclose(values[:, :8], torch.softmax(parts["ss8"][0], -1).numpy(), rtol=1e-6)
+    if "rsa" in tasks:
+        np.testing.assert_allclose(got["rsa"], torch.sigmoid(rsa_logit[0]).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(got["disorder"], torch.sigmoid(dis_logit[0]).numpy(), rtol=1e-6)

@@ -59,10 +59,17 @@ def create_model(name: str, in_features: int, tasks=("ss8",), **kwargs):
         raise UserError(f"unknown model '{name}'; registered models: {', '.join(list_models())}")
     cls = _MODELS[name]
     _check_kwargs(name, cls, in_features, kwargs)
-    tasks = check_tasks(tasks)
+    tasks = check_model_tasks(name, tasks)
     if "tasks" in inspect.signature(cls).parameters:
         return cls(in_features=in_features, tasks=tasks, **kwargs)
-    if tasks != ("ss8",):
+    return cls(in_features=in_features, **kwargs)
+
+
+def check_model_tasks(name: str, tasks) -> tuple[str, ...]:
+    """The canonical tasks (base.check_tasks) of registered model `name`; one UserError line if it has no heads
+    for them (a classical model predicts secondary structure only)."""
+    tasks = check_tasks(tasks)
+    if name in _MODELS and tasks != ("ss8",) and "tasks" not in inspect.signature(_MODELS[name]).parameters:
         raise UserError(f"model '{name}' predicts secondary structure only: tasks={list(tasks)} needs a neural "
                         f"model with task heads ({', '.join(n for n, c in sorted(_MODELS.items()) if 'tasks' in inspect.signature(c).parameters)})")
-    return cls(in_features=in_features, **kwargs)
+    return tasks

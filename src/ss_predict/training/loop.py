@@ -25,6 +25,7 @@ from ..errors import UserError
 from ..inference import distributed
 from ..inference.engine import autocast, resolve_device
 from ..models import create_model
+from ..models.registry import check_model_tasks
 from ..models.base import check_tasks
 from .classical import fit_classical
 from .distill import attach_teachers, check_teachers
@@ -312,6 +313,7 @@ def train(cfg: DictConfig) -> dict:
     features = spec_dict(cfg.features)
     tasks = check_tasks(OmegaConf.to_container(cfg.tasks, resolve=True) if OmegaConf.is_config(cfg.tasks) else cfg.tasks)
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    check_model_tasks(model_cfg["name"], tasks)  # before anything is read or made
     check_data_paths(cfg, cfg.data)
     teachers = check_teachers(cfg)
     check_run_dir(Path(cfg.run_dir), t.resume, cfg.overwrite)

@@ -31,12 +31,15 @@ def detect(path: str | Path) -> str:
             return "scratch"
         if (path / "sampled.fasta").exists():
             return "flip"
-        first = next((p for p in sorted(path.glob("*.dssp")) if p.is_file()), None)
-        if first is not None and is_classic_dssp(first.read_bytes()[:65536].decode("utf-8", "replace")):
+        first = next((p for p in sorted(path.iterdir()) if p.name.lower().endswith((".dssp", ".dssp.gz"))
+                      and p.is_file()), None)
+        if first is not None and is_classic_dssp(_head(first).decode("utf-8", "replace")):
             return "dssp"
         raise FormatError(f"{path}: a folder, but neither SCRATCH-1D (Proteins.fa), FLIP (sampled.fasta) "
-                          "nor classic DSSP files (*.dssp)")
+                          "nor classic DSSP files (*.dssp, *.dssp.gz)")
     name = path.name.lower()
+    if name.endswith(".dssp.gz") and is_classic_dssp(_head(path).decode("utf-8", "replace")):
+        return "dssp"
     if name.endswith(".jsonl.gz"):
         return "processed"
     if name.endswith((".npy", ".npy.gz")):
@@ -58,6 +61,19 @@ def detect(path: str | Path) -> str:
         return "dssp"
     return "three_line" if _three_line_shaped(text.splitlines()[:-1] if len(head) == 65536 else text.splitlines()) \
         else "fasta"
+
+
+def _head(path: Path, n: int = 65536) -> bytes:
+    """The first `n` bytes of a file, decompressed when its name ends in .gz (b"" if it is not gzip)."""
+    import gzip
+    if not path.name.lower().endswith(".gz"):
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    try:
+        with gzip.open(path, "rb") as fh:
+            return fh.read(n)
+    except (OSError, EOFError):
+        return b""
 
 
 def _three_line_shaped(lines: list[str]) -> bool:
