@@ -157,7 +157,7 @@ def tiny_ckpt(tmp_path) -> Path:
 @pytest.fixture
 def tiny_mt_ckpt(tmp_path) -> Path:
     """tiny_checkpoint() predicting every task (ss8, rsa, angles, disorder) as tmp_path/runMT/best.pt."""
-    return tiny_checkpoint(tmp_path / "runMT" / "best.pt", tasks=("ss8", "rsa", "angles", "disorder"))
+    return tiny_checkpoint(tmp_path / "runMT" / "best.pt", tasks=MULTI_TASK)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,9 @@ def build(cfg: DictConfig) -> dict:
     test, test_leaks, test_spec = set(), [], cfg.get("test_split")
     if test_spec and float(test_spec.fraction) > 0:
         test_pools = set(test_spec.pools)
+        if not test_pools & set(cfg.sources):
+            print(f"[ss-data build] test_split.pools {sorted(test_pools)}: none is among the sources "
+                  f"({', '.join(cfg.sources)}), so this build has no test split", file=sys.stderr)
         kept, test, test_leaks, _ = hold_out_clusters(
             cfg, tool, seqs, kept, float(test_spec.fraction), int(cfg.seed) + 1,
             eligible=lambda k: pool[_num(k)][0] in test_pools)
