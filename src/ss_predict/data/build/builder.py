@@ -73,24 +73,26 @@ def remove_benchmark_homologues(cfg, tool: list, seqs: dict[str, str]) -> tuple[
 def hold_out_clusters(cfg, tool: list, seqs: dict[str, str], kept: list[str], fraction: float, seed: int,
                       eligible=None) -> tuple[list, set, list, int]:
     """Held out = whole clusters (MMseqs2, the first tool) drawn at random until `fraction` of the eligible chains
-    (all of `kept`, or those for which `eligible(key)` holds; a cluster is drawn only if all its members are);
-    then drop the other chains homologous to a held-out chain until none is -> (rest, held out, dropped hits,
-    clusters)."""
+    (all of `kept`, or those for which `eligible(key)` holds: then a drawn cluster gives its eligible members, and
+    its others stay behind for the homology pass below); then drop the other chains homologous to a held-out chain
+    until none is -> (rest, held out, dropped hits, clusters)."""
     thr = float(cfg.identity)
     rep_of = tool[0].cluster({k: seqs[k] for k in kept}, thr)
     reps = sorted(set(rep_of.values()), key=_num)
     members: dict[str, list[str]] = {r: [] for r in reps}
+    size = dict.fromkeys(reps, 0)
     for k in kept:
-        members[rep_of[k]].append(k)
-    if eligible is not None:
-        reps = [r for r in reps if all(eligible(k) for k in members[r])]
+        size[rep_of[k]] += 1
+        if eligible is None or eligible(k):
+            members[rep_of[k]].append(k)
+    reps = [r for r in reps if members[r]]
     rng = np.random.default_rng(seed)
-    target = round(fraction * sum(len(members[r]) for r in reps) if eligible is not None else fraction * len(kept))
+    target = round(fraction * sum(len(members[r]) for r in reps))
     held: set[str] = set()
     for r in rng.permutation(reps):
         if len(held) >= target:
             break
-        if len(members[r]) <= max(1, target // 20):  # no single giant family
+        if size[r] <= max(1, target // 20):  # no single giant family (nor one that would empty other pools)
             held.update(members[r])
     rest = [k for k in kept if k not in held]
     hseqs = {k: seqs[k] for k in sorted(held, key=_num)}
