@@ -14,6 +14,7 @@ from .schema import trainer_keys_help
 
 TRAIN_KEYS = {  # the top-level keys of configs/train.yaml (tests/test_config.py checks that none is missing)
     "features": "onehot (21 inputs) or onehot+profile (43: with a PSSM/HHM per chain)",
+    "tasks": "what the model predicts: [ss8] or ss8 with any of rsa, angles, disorder (a head each)",
     "seed": "random seed (weights, data order)",
     "name": "the run's name (default <model>_s<seed>, or the experiment's)",
     "run_dir": "the run folder (default <output_dir>/runs/<name>; never silently reused)",
