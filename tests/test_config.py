@@ -1,6 +1,7 @@
 """Configs do what they say (issue #27): a trainer preset named on the command line wins over the experiment for
 the keys it sets, typed keys and the trainer's ranges are one line before any run folder is made, scoring does
 not import the trainer."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -147,7 +148,9 @@ def test_ss_eval_and_ss_predict_help():
     text = _help("eval_main", "--help")
     assert text.startswith("ss-eval: score checkpoints on benchmark sets") and "powered by Hydra" not in text
     assert set(top_level("eval")) == set(EVAL_KEYS)
-    for key in [*(f"  {k}=" for k in EVAL_KEYS), "cb513, cb513_zhou, ts115", "ss-eval checkpoint=default data=["]:
+    for key in [*(f"  {k}=" for k in EVAL_KEYS), "ss-eval checkpoint=default data=["]:
         assert key in text, key
+    sets = text.split("Data sets")[1].split("Keys:")[0]
+    assert {"cb513", "cb513_zhou", "ts115", "casp12", "dssp_test", "valid"} <= set(re.findall(r"\w+", sets))
     assert "tiny" not in text.split("Keys:")[0]  # training configs are no benchmark
     assert "output format (default: ss2" in " ".join(_help("predict_main", "--help").split())
