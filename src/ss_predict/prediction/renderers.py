@@ -170,7 +170,8 @@ def format_problem(fmt: str, tasks) -> str | None:
     missing = [t for t in FORMATS[fmt].needs if t not in tasks]
     if missing:
         return (f"format {fmt} needs a model that predicts {', '.join(FORMATS[fmt].needs)}; this model predicts "
-                f"{', '.join(tasks)} only (no {', '.join(missing)}): use a multi-task model or another format")
+                f"{', '.join(tasks)} only (no {', '.join(missing)}): use a multi-task model (the bundled one: "
+                f"-m multitask) or another format")
     return None
 
 
