@@ -1,9 +1,10 @@
-"""The README's images, from the bundled default model: the cartoon of ubiquitin (the first record of
-examples/example.fasta) and the reliability diagram on CB513.
+"""The README's images, from the bundled models: the cartoon of ubiquitin (the first record of
+examples/example.fasta) by `default` and by `multitask` (with its accessibility and disorder tracks), and the
+reliability diagram of `default` on CB513.
 
     python scripts/make_figures.py [--out docs/img] [--eval RESULT.json]
 
-Writes OUT/ubiquitin.svg, OUT/ubiquitin.png and OUT/cb513_reliability.png. The diagram comes from an
+Writes OUT/ubiquitin.svg, OUT/ubiquitin.png, OUT/ubiquitin_multitask.svg and OUT/cb513_reliability.png. The diagram comes from an
 ss-eval result of the default model on cb513 (--eval; without it, the evaluation is run here, ~1 min on CPU).
 """
 from __future__ import annotations
@@ -44,10 +45,12 @@ def main() -> None:
     atomic_write_text(out / "ubiquitin.svg", pictures.svg(ubq))
     with atomic_path(out / "ubiquitin.png") as tmp:
         tmp.write_bytes(pictures.png(ubq))
+    ubq_tasks = Predictor("multitask", "cpu").predict(str(REPO / "examples" / "example.fasta"))[0]
+    atomic_write_text(out / "ubiquitin_multitask.svg", pictures.svg(ubq_tasks))
     result = json.loads(Path(args.eval).read_text())["results"]["cb513"] if args.eval else cb513_result()
     with atomic_path(out / "cb513_reliability.png") as tmp:
         tmp.write_bytes(png_bytes(reliability(result, "CB513, bundled default model")))
-    for name in ("ubiquitin.svg", "ubiquitin.png", "cb513_reliability.png"):
+    for name in ("ubiquitin.svg", "ubiquitin.png", "ubiquitin_multitask.svg", "cb513_reliability.png"):
         print(f"{out / name}  ({os.path.getsize(out / name):,} bytes)")
 
 

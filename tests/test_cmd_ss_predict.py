@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -430,6 +431,23 @@ def test_netsurfp_format_is_netsurfp3_csv_one_row_per_residue(fasta, tiny_mt_ckp
         assert 0 <= rsa <= 1 and asa >= 0 and -180 <= phi <= 180 and -180 <= psi <= 180 and 0 <= dis <= 1
         assert row[5] in "HEC" and row[9] in "GHIBESTC"
         assert abs(sum(map(float, row[6:9])) - 1) < 1e-3 and abs(sum(map(float, row[10:18])) - 1) < 1e-3
+
+
+def test_bundled_multitask_model_writes_netsurfp_for_the_readme_example(tmp_path):
+    """The README's quick start: `ss-predict examples/example.fasta -m multitask -f netsurfp -o example.csv`."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "example.fasta"
+    out = tmp_path / "example.csv"
+    r = run(str(example), "-m", "multitask", "-f", "netsurfp", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    lines = out.read_text().splitlines()
+    seqs = [ln.strip() for ln in example.read_text().split(">")[1:]]
+    lengths = [len("".join(rec.splitlines()[1:])) for rec in seqs]
+    assert lines[0] == NETSURFP3_HEADER and len(lines) == 1 + sum(lengths)
+    rows = [ln.split(",") for ln in lines[1:]]
+    assert rows[0][:3] == [">ubiquitin_human", "M", "1"]
+    rsa, dis = np.array([float(r[3]) for r in rows]), np.array([float(r[20]) for r in rows])
+    assert 0 <= rsa.min() and rsa.max() <= 1 and 0 <= dis.min() and dis.max() <= 1
+    assert rsa.std() > 0.05  # a trained accessibility head: buried and exposed residues differ
 
 
 def test_netsurfp_format_of_an_ss_only_model_is_one_line_and_writes_nothing(fasta, tiny_ckpt, tmp_path):
