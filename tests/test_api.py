@@ -116,6 +116,7 @@ def test_readme_example_runs(tmp_path, capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("seq1 C") and out[1].startswith("trp_cage ") and out[2] == "CBEGIHST HEC"
+    assert len(out) == 4 and out[3].count("[") == 5  # the multitask model's rsa, asa, phi, psi and disorder
     assert (tmp_path / "example.horiz").read_text().startswith("# record: ubiquitin_human\n# PSIPRED HFORMAT")
 
 

@@ -433,6 +433,18 @@ def test_netsurfp_format_is_netsurfp3_csv_one_row_per_residue(fasta, tiny_mt_ckp
         assert abs(sum(map(float, row[6:9])) - 1) < 1e-3 and abs(sum(map(float, row[10:18])) - 1) < 1e-3
 
 
+def test_the_bundled_ss_only_model_predicts_the_readmes_horiz_byte_for_byte():
+    """The README's `ss-predict examples/example.fasta -f horiz` block, written before the task heads existed: the
+    SS-only default still predicts exactly that (ss2 and horiz stay byte-identical)."""
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text()
+    block = readme[readme.index("`ss-predict examples/example.fasta -f horiz`"):].split("```")[1].strip("\n")
+    r = run(str(repo / "examples" / "example.fasta"), "-f", "horiz")
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.split("\n\n# record:")[0]
+    assert block.splitlines() == first.splitlines()[:len(block.splitlines())] and "Conf: " in block
+
+
 def test_bundled_multitask_model_writes_netsurfp_for_the_readme_example(tmp_path):
     """The README's quick start: `ss-predict examples/example.fasta -m multitask -f netsurfp -o example.csv`."""
     example = Path(__file__).resolve().parents[1] / "examples" / "example.fasta"
