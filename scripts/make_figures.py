@@ -4,8 +4,9 @@ reliability diagram of `default` on CB513.
 
     python scripts/make_figures.py [--out docs/img] [--eval RESULT.json]
 
-Writes OUT/ubiquitin.svg, OUT/ubiquitin.png, OUT/ubiquitin_multitask.svg and OUT/cb513_reliability.png. The diagram comes from an
-ss-eval result of the default model on cb513 (--eval; without it, the evaluation is run here, ~1 min on CPU).
+Writes OUT/ubiquitin.svg, OUT/ubiquitin.png, OUT/ubiquitin_multitask.svg and OUT/cb513_reliability.png. The
+diagram comes from an ss-eval result of the default model on cb513 (--eval; without it, the evaluation is run
+here, ~1 min on CPU).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every number in the README's results tables, one command per row (run from the repository root).
-# On a 2-core CPU: stage "build" ~30 min (with its audits), "default" ~50 min, "multitask" ~90 min, "cullpdb" ~15 min, "ablation"
-# ~45 min, "distill" ~2.2 h (after "default"), "speed" ~5 min, "eval" ~10 min, "baselines" ~45 min.
+# On a 2-core CPU: stage "build" ~30 min (with its audits), "default" ~50 min, "multitask" ~90 min, "cullpdb"
+# ~15 min, "ablation" ~45 min, "distill" ~2.2 h (after "default"), "speed" ~5 min, "eval" ~10 min, "baselines" ~45 min.
 # Re-running a stage replaces its runs and results (overwrite=true).
 set -euo pipefail
 stage="${1:-all}"
@@ -45,25 +45,22 @@ fi
 if [[ $stage == multitask || $stage == all ]]; then
   # the bundled `multitask` model and the SS-only model of the same recipe it was compared with (five epochs
   # each, on the build of stage "build", whose test split holds the DSSP chains that RSA and angles are scored on)
-  rm -f src/ss_predict/weights/multitask.pt outputs/ss_5ep.pt outputs/multitask_packed.pt outputs/ss_5ep_packed.pt
   ss-train experiment=default_model name=default_model_5ep trainer.max_epochs=5 $W
   ss-train experiment=default_multitask $W
-  ss-eval checkpoint=$R/default_multitask/best.pt "data=[valid,cb513,ts115,casp12,casp10,casp11,cb513_zhou,dssp_test]" \
-    output=$E/default_multitask.json overwrite=true plots=false
-  python scripts/make_ensemble.py --metrics $E/default_multitask.json outputs/multitask_packed.pt $R/default_multitask/best.pt
-  python scripts/calibrate.py outputs/multitask_packed.pt --build outputs -o src/ss_predict/weights/multitask.pt
-  python scripts/make_ensemble.py outputs/ss_5ep_packed.pt $R/default_model_5ep/best.pt
-  python scripts/calibrate.py outputs/ss_5ep_packed.pt --build outputs -o outputs/ss_5ep.pt
+  python scripts/make_ensemble.py src/ss_predict/weights/multitask.pt $R/default_multitask/best.pt
+  python scripts/make_ensemble.py outputs/ss_5ep.pt $R/default_model_5ep/best.pt
   for n in multitask:src/ss_predict/weights/multitask.pt ss_5ep:outputs/ss_5ep.pt; do
+    python scripts/calibrate.py ${n#*:} --build outputs --in-place
     ss-eval checkpoint=${n#*:} "data=[valid,cb513,ts115,casp12,casp10,casp11,cb513_zhou,dssp_test]" \
-      output=$E/${n%%:*}.calibrated.json overwrite=true plots=false
+      output=$E/${n%%:*}.json overwrite=true plots=false
   done
   # the held-out DSSP chains against the training and validation chains (0 pairs, else exit 1)
   python scripts/independent_audit.py outputs/data/train_set.jsonl.gz:train test=outputs/data/train_set.jsonl.gz:test \
     valid=outputs/data/train_set.jsonl.gz:valid -o outputs/audit/independent_test.tsv
   python scripts/bench.py --threads 2 --models "" --skip-cli --checkpoints ss=outputs/ss_5ep.pt \
     mt=src/ss_predict/weights/multitask.pt --out outputs/bench_tasks.json
-  python scripts/bench_peers.py --model src/ss_predict/weights/multitask.pt --json outputs/peers.json  # apt-get install reprof
+  # REPROF beside it on the same chains (Debian: apt-get install reprof)
+  python scripts/bench_peers.py --model src/ss_predict/weights/multitask.pt --json outputs/peers.json
 fi
 if [[ $stage == cullpdb || $stage == all ]]; then
   # the classic protocol: Zhou's CullPDB-6133-filtered chains (filtered again), Zhou's CB513 as the test

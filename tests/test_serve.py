@@ -763,7 +763,8 @@ def test_the_page_shows_a_multi_task_models_values(tmp_path, multi_task_ckpt):
             record = wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, ".record")))
             exposed = round(100 * sum(v >= 0.25 for v in want["rsa"]) / len(UBIQUITIN))
             assert f"exposed {exposed}%" in record.find_element(By.CLASS_NAME, "meta").text
-            assert driver.find_element(By.ID, "dl-netsurfp").get_attribute("download") == "query.csv"  # NetSurfP's own extension
+            # NetSurfP's own extension
+            assert driver.find_element(By.ID, "dl-netsurfp").get_attribute("download") == "query.csv"
             if has_matplotlib():  # the cartoon with its accessibility and disorder tracks
                 assert record.find_elements(By.CSS_SELECTOR, ".cartoon svg g[id='row1-rsa-line']")
             record.find_element(By.CSS_SELECTOR, "details.values summary").click()
